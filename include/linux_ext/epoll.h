@@ -375,6 +375,7 @@ class Epoll {
   struct ReadyEvent {
     int fd;
     Flags flags;
+    friend bool operator==(const ReadyEvent&, const ReadyEvent&) = default;
   };
 
   // ReadyRange
@@ -393,8 +394,15 @@ class Epoll {
       using difference_type = std::ptrdiff_t;
       using reference = ReadyEvent;
 
+      // What `operator->` returns: the event, held by value.
+      struct pointer {
+        ReadyEvent event;
+        const ReadyEvent* operator->() const noexcept { return &event; }
+      };
+
       iterator() noexcept = default;
       ReadyEvent operator*() const noexcept { return to_ready(*event_); }
+      pointer operator->() const noexcept { return pointer{to_ready(*event_)}; }
       ReadyEvent operator[](difference_type n) const noexcept { return to_ready(event_[n]); }
       iterator& operator++() noexcept { ++event_; return *this; }
       iterator operator++(int) noexcept { iterator old = *this; ++event_; return old; }
