@@ -1,0 +1,316 @@
+// Helpers shared by the unit tests: owned fds, pipes/eventfds/socketpairs,
+// the kernel's own view of an epoll set, and matchers that say what a test
+// expects of the table and the ready set.
+
+#ifndef LINUX_EXT_TESTS_TEST_UTIL_H_
+#define LINUX_EXT_TESTS_TEST_UTIL_H_
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "linux_ext/epoll.h"
+
+#if defined(LINUX_EXT_FAULT_INJECTION)
+#include "fault_injection.h"
+#endif
+
+namespace linux_ext::test {
+
+using Flags = Epoll::Flags;
+using Timeout = Epoll::Timeout;
+using WaitResult = Epoll::WaitResult;
+using namespace std::chrono_literals;
+
+// An owned file descriptor, closed on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+
+  int get() const { return fd_; }
+  // Closes the fd now (e.g. to hang up a pipe).
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  // Gives up ownership without closing.
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_ = -1;
+};
+
+// Fails the test (and throws to leave it) when a setup system call fails.
+inline int check_sys(int result, const char* what) {
+  if (result < 0) {
+    ADD_FAILURE() << what << ": " << std::strerror(errno);
+    throw std::system_error(errno, std::generic_category(), what);
+  }
+  return result;
+}
+
+struct Pipe {
+  Fd read;
+  Fd write;
+};
+
+// A non-blocking pipe.
+inline Pipe make_pipe() {
+  int fds[2];
+  check_sys(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), "pipe2");
+  return Pipe{Fd(fds[0]), Fd(fds[1])};
+}
+
+// A non-blocking eventfd with counter `initial`: readable iff the counter is
+// positive, so writing 1 makes it ready and reading drains it.
+inline Fd make_eventfd(unsigned initial = 0) {
+  return Fd(check_sys(::eventfd(initial, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
+}
+
+// A non-blocking AF_UNIX stream socketpair.
+inline std::pair<Fd, Fd> make_socketpair() {
+  int fds[2];
+  check_sys(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), "socketpair");
+  return {Fd(fds[0]), Fd(fds[1])};
+}
+
+// Makes the other end of `fd` readable: adds 1 to an eventfd, writes 8
+// bytes to a pipe or socket (an eventfd takes exactly 8 bytes).
+inline void poke(int fd) {
+  const std::uint64_t one = 1;
+  check_sys(static_cast<int>(::write(fd, &one, sizeof one)), "write");
+}
+
+// Reads everything there is to read from non-blocking `fd`.
+inline void drain(int fd) {
+  char buf[4096];
+  while (::read(fd, buf, sizeof buf) > 0) {
+  }
+}
+
+// A fresh Epoll; fails the test when `create` does not succeed.
+inline Epoll make_epoll(int num_file_descrs = 1024, int max_ready_events = 64) {
+  OrError<Epoll> created = Epoll::create(num_file_descrs, max_ready_events);
+  if (!created) {
+    ADD_FAILURE() << created.error().message();
+  }
+  return std::move(created).value();
+}
+
+// One entry of the kernel's epoll set, from /proc/self/fdinfo/<epoll fd>.
+// Parsed here independently of the library's own parser, so that tests
+// check the library against the kernel, not against itself.
+struct KernelEntry {
+  int fd;
+  std::uint32_t events;
+  std::uint64_t data;
+  std::uint64_t inode;
+};
+
+// The kernel's epoll set of `epoll_fd`, in the kernel's order.
+inline std::vector<KernelEntry> kernel_entries(int epoll_fd) {
+  std::ifstream in("/proc/self/fdinfo/" + std::to_string(epoll_fd));
+  EXPECT_TRUE(in.good()) << "cannot read the fdinfo of epoll fd " << epoll_fd;
+  std::vector<KernelEntry> entries;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("tfd:", 0) != 0) continue;
+    KernelEntry e{};
+    unsigned long long data = 0;
+    unsigned long inode = 0;
+    unsigned events = 0;
+    const int n = std::sscanf(line.c_str(), "tfd: %d events: %x data: %llx pos:%*d ino:%lx", &e.fd, &events,
+                              &data, &inode);
+    EXPECT_EQ(n, 4) << "unexpected fdinfo line: " << line;
+    e.events = events;
+    e.data = data;
+    e.inode = inode;
+    entries.push_back(e);
+  }
+  return entries;
+}
+
+// The flags the kernel holds for `fd` in `epoll_fd`'s set, or nullopt. The
+// kernel adds `err` and `hup` to every entry; they are kept here.
+inline std::optional<Flags> kernel_flags(int epoll_fd, int fd) {
+  for (const KernelEntry& e : kernel_entries(epoll_fd)) {
+    if (e.fd == fd) return Flags::of_bits(e.events);
+  }
+  return std::nullopt;
+}
+
+// The table as (fd, flags) pairs in the order `iter` walks it.
+inline std::vector<std::pair<int, Flags>> table_of(const Epoll& ep) {
+  std::vector<std::pair<int, Flags>> table;
+  ep.iter([&](int fd, Flags flags) { table.emplace_back(fd, flags); });
+  return table;
+}
+
+// The ready set as (fd, flags) pairs in the order `iter_ready` walks it.
+inline std::vector<std::pair<int, Flags>> ready_of(const Epoll& ep) {
+  std::vector<std::pair<int, Flags>> ready;
+  ep.iter_ready([&](int fd, Flags flags) { ready.emplace_back(fd, flags); });
+  return ready;
+}
+
+// The fds of the ready set, sorted.
+inline std::vector<int> ready_fds(const Epoll& ep) {
+  std::vector<int> fds;
+  ep.iter_ready([&](int fd, Flags) { fds.push_back(fd); });
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+// Expects the ready set to hold exactly these events, in any order.
+inline void expect_ready(const Epoll& ep, std::vector<std::pair<int, Flags>> expected) {
+  std::vector<std::pair<int, Flags>> actual = ready_of(ep);
+  auto by_fd = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::sort(actual.begin(), actual.end(), by_fd);
+  std::sort(expected.begin(), expected.end(), by_fd);
+  EXPECT_EQ(static_cast<std::size_t>(ep.num_ready()), actual.size());
+  ASSERT_EQ(actual.size(), expected.size()) << ep;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_EQ(actual[i].first, expected[i].first) << ep;
+    EXPECT_EQ(actual[i].second, expected[i].second) << "fd " << actual[i].first << " in " << ep;
+  }
+}
+
+// The errno of the std::system_error that `f()` throws; 0 when it throws
+// nothing. Any other exception fails the test.
+template <class F>
+int errno_thrown(F&& f) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    return e.code().value();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected std::system_error, got: " << e.what();
+    return -1;
+  }
+  return 0;
+}
+
+// The what() of the exception of type E that `f()` throws; fails the test
+// when it throws nothing or something else.
+template <class E, class F>
+std::string what_thrown(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected another exception type, got: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected an exception, none was thrown";
+  return {};
+}
+
+// Expects both of the library's checks to pass.
+inline void expect_consistent(const Epoll& ep) {
+  EXPECT_NO_THROW(ep.invariant()) << ep;
+  if (!ep.is_closed()) {
+    EXPECT_NO_THROW(ep.check_against_kernel()) << ep;
+  }
+}
+
+// The time `f()` takes, on the monotonic clock.
+template <class F>
+std::chrono::nanoseconds time_of(F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::steady_clock::now() - start;
+}
+
+// Installs a handler for `signal` that only counts, without SA_RESTART, so
+// that a blocking system call returns EINTR; restores the old one on exit.
+class CountingSignalHandler {
+ public:
+  explicit CountingSignalHandler(int signal) : signal_(signal) {
+    count() = 0;
+    struct sigaction action {};
+    action.sa_handler = [](int) { ++count(); };
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    check_sys(::sigaction(signal_, &action, &old_), "sigaction");
+  }
+  ~CountingSignalHandler() { ::sigaction(signal_, &old_, nullptr); }
+  CountingSignalHandler(const CountingSignalHandler&) = delete;
+  CountingSignalHandler& operator=(const CountingSignalHandler&) = delete;
+
+  // Signals handled since construction (a lock-free atomic is safe to
+  // touch from a handler).
+  static std::atomic<int>& count() {
+    static std::atomic<int> n{0};
+    return n;
+  }
+
+ private:
+  int signal_;
+  struct sigaction old_ {};
+};
+
+#if defined(LINUX_EXT_FAULT_INJECTION)
+// The system calls the library made since construction, per kind.
+class SyscallCounter {
+ public:
+  SyscallCounter() { testing::reset(); }
+  ~SyscallCounter() { testing::reset(); }
+
+  long operator[](testing::Syscall id) const { return testing::count(id); }
+  long total() const {
+    long sum = 0;
+    for (int i = 0; i < detail::kNumSyscalls; ++i) sum += testing::count(static_cast<testing::Syscall>(i));
+    return sum;
+  }
+  // Every count, e.g. "epoll_ctl=1 clock_gettime=0 ...", for failure output.
+  std::string describe() const {
+    std::string out;
+    for (int i = 0; i < detail::kNumSyscalls; ++i) {
+      const auto id = static_cast<testing::Syscall>(i);
+      out += std::string(testing::name(id)) + "=" + std::to_string(testing::count(id)) + " ";
+    }
+    return out;
+  }
+  void reset() { testing::reset(); }
+};
+
+// Whether the running kernel has epoll_pwait2 (valgrind and kernels before
+// 5.11 answer ENOSYS); asked with arguments it refuses otherwise.
+inline bool kernel_has_epoll_pwait2() {
+  return ::syscall(SYS_epoll_pwait2, -1, nullptr, 0, nullptr, nullptr, 0L) == 0 || errno != ENOSYS;
+}
+#endif
+
+}  // namespace linux_ext::test
+
+#endif  // LINUX_EXT_TESTS_TEST_UTIL_H_
