@@ -4,6 +4,7 @@
 // that tests use to count calls and inject failures. The kernel always goes
 // first: the table changes only after the kernel accepted the change.
 
+#include <linux/kcmp.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstddef>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -411,40 +413,72 @@ void Epoll::check_against_kernel() const {
   const std::string path = "/proc/self/fdinfo/" + std::to_string(epoll_fd_);
   OrError<std::vector<detail::WatchedFd>> read = detail::read_epoll_fdinfo(path);
   if (!read) throw std::system_error(read.error().code(), "Epoll::check_against_kernel: " + read.error().context());
-  std::vector<detail::WatchedFd>& kernel = *read;
-  std::sort(kernel.begin(), kernel.end(), [](const auto& a, const auto& b) { return a.fd < b.fd; });
+  // The kernel names an entry by its fd number and its rank among the
+  // entries under that number, in the order fdinfo lists them (the same
+  // order kcmp walks). Several entries share a number when an fd was closed
+  // while a dup kept its file alive and the number was reused.
+  struct Entry {
+    detail::WatchedFd watched;
+    unsigned rank;
+  };
+  std::vector<Entry> kernel;
+  std::map<int, unsigned> ranks;
+  for (const detail::WatchedFd& w : *read) kernel.push_back(Entry{w, ranks[w.fd]++});
+  std::stable_sort(kernel.begin(), kernel.end(), [](const Entry& a, const Entry& b) { return a.watched.fd < b.watched.fd; });
 
   std::vector<std::string> problems;
   auto problem = [&](int fd, const std::string& what) { problems.push_back("fd " + std::to_string(fd) + ": " + what); };
   auto in_table = [&](int fd) { return fd >= 0 && fd < num_file_descrs_ && present_.contains(fd); };
+  // Whether the entry watches the file its fd number names now: kcmp tells
+  // exactly; where it cannot (no kcmp), the inode tells, which cannot tell
+  // apart files sharing one (eventfds, the two ends of a pipe).
+  auto watches_file_of_fd = [&](const Entry& e, const struct stat& st) {
+    kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd_), static_cast<std::uint32_t>(e.watched.fd), e.rank};
+    const long same = ::syscall(SYS_kcmp, ::getpid(), ::getpid(), KCMP_EPOLL_TFD, e.watched.fd, &slot);
+    if (same >= 0) return same == 0;
+    return st.st_ino == e.watched.inode && st.st_dev == e.watched.device;
+  };
 
-  for (const detail::WatchedFd& w : kernel) {
-    if (!in_table(w.fd)) problem(w.fd, "in the kernel's set with " + Flags::of_bits(w.events).to_string() + ", not in the table");
+  for (const Entry& e : kernel) {
+    if (!in_table(e.watched.fd)) {
+      problem(e.watched.fd, "in the kernel's set with " + Flags::of_bits(e.watched.events).to_string() + ", not in the table");
+    }
   }
   iter([&](int fd, Flags flags) {
-    const auto it = std::lower_bound(kernel.begin(), kernel.end(), fd, [](const auto& w, int f) { return w.fd < f; });
-    if (it == kernel.end() || it->fd != fd) {
+    const auto [first, last] = std::equal_range(kernel.begin(), kernel.end(), Entry{detail::WatchedFd{fd, 0, 0, 0, 0}, 0},
+                                                [](const Entry& a, const Entry& b) { return a.watched.fd < b.watched.fd; });
+    if (first == last) {
       problem(fd, "in the table with " + flags.to_string() + ", not in the kernel's set (closed while in the set?)");
       return;
     }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      problem(fd, "closed while in the set (a duplicate keeps the kernel's entry alive)");
+      return;
+    }
+    // Every entry under this number must watch the file it names now;
+    // others are left over from a file closed while in the set.
+    const detail::WatchedFd* match = nullptr;
+    for (auto e = first; e != last; ++e) {
+      if (watches_file_of_fd(*e, st)) {
+        match = &e->watched;
+      } else {
+        problem(fd, "now names another file (inode " + std::to_string(st.st_ino) + ") than one the kernel watches under it (inode " +
+                        std::to_string(e->watched.inode) + ")");
+      }
+    }
+    if (match == nullptr) return;
     // The kernel adds err and hup to every entry, disarms a fired oneshot
     // entry down to its private bits, and drops wakeup without
     // CAP_BLOCK_SUSPEND.
-    const Flags kernel_flags = Flags::of_bits(it->events) - (Flags::err + Flags::hup);
+    const Flags kernel_flags = Flags::of_bits(match->events) - (Flags::err + Flags::hup);
     Flags expected = flags - (Flags::err + Flags::hup);
     if (expected.do_intersect(Flags::wakeup) && !kernel_flags.do_intersect(Flags::wakeup)) expected -= Flags::wakeup;
     const bool fired_oneshot = expected.do_intersect(Flags::oneshot) && kernel_flags.is_subset(kPrivateFlags);
     if (kernel_flags != expected && !(fired_oneshot && kernel_flags == (expected & kPrivateFlags))) {
-      problem(fd, "the table has " + flags.to_string() + ", the kernel has " + Flags::of_bits(it->events).to_string());
+      problem(fd, "the table has " + flags.to_string() + ", the kernel has " + Flags::of_bits(match->events).to_string());
     }
-    if (it->data != static_cast<std::uint64_t>(fd)) problem(fd, "the kernel's data is " + std::to_string(it->data) + ", not the fd");
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      problem(fd, "closed while in the set (a duplicate keeps the kernel's entry alive)");
-    } else if (st.st_ino != it->inode || st.st_dev != it->device) {
-      problem(fd, "now names another file (inode " + std::to_string(st.st_ino) + ") than the one the kernel watches (inode " +
-                      std::to_string(it->inode) + ")");
-    }
+    if (match->data != static_cast<std::uint64_t>(fd)) problem(fd, "the kernel's data is " + std::to_string(match->data) + ", not the fd");
   });
   if (problems.empty()) return;
   std::string message = "Epoll::check_against_kernel: the table and the kernel disagree (epoll fd " +
