@@ -1,0 +1,88 @@
+// The common face of every event loop in the comparison (compare.cc).
+//
+// Each library gets one small driver (backend_<library>.cc) that uses it the
+// way its documentation recommends: persistent read watchers, its own loop,
+// one non-blocking iteration at a time (as libevent's test/bench.c runs
+// `event_loop(EVLOOP_ONCE | EVLOOP_NONBLOCK)`), and its own timers. The
+// workloads (workloads.cc) are written once against this interface, so every
+// library runs exactly the same code around its own calls.
+
+#ifndef LINUX_EXT_BENCH_BACKEND_H_
+#define LINUX_EXT_BENCH_BACKEND_H_
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace bench {
+
+// Stops the program with `what` and errno's text when a call that sets up a
+// benchmark fails: there is no sensible way to go on measuring.
+inline void check_sys(bool ok, const char* what) {
+  if (!ok) {
+    std::perror(what);
+    std::exit(1);
+  }
+}
+
+// What a loop calls for each ready fd: the workload's reaction, the same for
+// every library.
+using OnReady = void (*)(void* context, int fd);
+
+// The most events one wait returns, for the drivers that choose it.
+inline constexpr int kMaxReadyEvents = 256;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // The name printed in the tables.
+  virtual const char* name() const = 0;
+  // False for a library that cannot watch a level-triggered fd that stays
+  // ready (Asio's reactor is edge-triggered: an `async_wait` on an fd that
+  // stays readable completes once and then never again).
+  virtual bool level_triggered() const { return true; }
+  // False for a library without a way to change what a watched fd is
+  // watched for (Asio registers every descriptor once, for everything).
+  virtual bool can_modify() const { return true; }
+
+  // Makes a fresh loop for fds below `fd_limit`; the loop calls
+  // `on_ready(context, fd)` for every ready event.
+  virtual void open(int fd_limit, OnReady on_ready, void* context) = 0;
+  // Frees the loop (its fds stay open: they belong to the workload).
+  virtual void close() = 0;
+
+  // Watches `fd` for reading, persistently and level-triggered.
+  virtual void add(int fd) = 0;
+  // Watches `fd`, already added, for reading, and for writing too when
+  // `write` is true.
+  virtual void modify(int fd, bool write) = 0;
+  // Stops watching `fd`.
+  virtual void remove(int fd) = 0;
+  // One non-blocking iteration of the loop: polls the kernel and calls
+  // `on_ready` for each ready event. Changes made since the last iteration
+  // reach the kernel here at the latest (libev and libevent defer them).
+  virtual void run_once() = 0;
+  // Blocks in the loop, with nothing ready, until a timer of `span` fires:
+  // the library's own timer, or the wait's timeout where that is the way.
+  virtual void sleep(std::chrono::nanoseconds span) = 0;
+};
+
+std::unique_ptr<Backend> make_raw_backend();
+std::unique_ptr<Backend> make_linux_ext_backend(bool precise_timeouts);
+std::unique_ptr<Backend> make_libev_backend();
+std::unique_ptr<Backend> make_libevent_backend();
+std::unique_ptr<Backend> make_libuv_backend();
+std::unique_ptr<Backend> make_asio_backend();
+
+// Every backend, raw epoll first (the reference of every ratio), then
+// linux_ext::Epoll, then the libraries.
+std::vector<std::unique_ptr<Backend>> make_all_backends();
+// The one named `name`, or null.
+std::unique_ptr<Backend> make_backend(const char* name);
+
+}  // namespace bench
+
+#endif  // LINUX_EXT_BENCH_BACKEND_H_

@@ -1,0 +1,56 @@
+// linux_ext::Epoll: the table-mirroring wrapper, used as its header shows.
+
+#include <linux_ext/epoll.h>
+
+#include <optional>
+
+#include "backend.h"
+
+namespace bench {
+namespace {
+
+using linux_ext::Epoll;
+using Flags = Epoll::Flags;
+
+class LinuxExtBackend final : public Backend {
+ public:
+  explicit LinuxExtBackend(bool precise_timeouts) : precise_timeouts_(precise_timeouts) {}
+
+  const char* name() const override {
+    return precise_timeouts_ ? "linux_ext after_precise" : "linux_ext::Epoll";
+  }
+
+  void open(int fd_limit, OnReady on_ready, void* context) override {
+    epoll_.emplace(Epoll::create(fd_limit, kMaxReadyEvents).value());
+    on_ready_ = on_ready;
+    context_ = context;
+  }
+  void close() override { epoll_.reset(); }
+
+  void add(int fd) override { epoll_->set(fd, Flags::in); }
+  void modify(int fd, bool write) override { epoll_->set(fd, write ? Flags::in + Flags::out : Flags::in); }
+  void remove(int fd) override { epoll_->remove(fd); }
+
+  void run_once() override {
+    epoll_->wait(Epoll::Timeout::immediately());
+    epoll_->iter_ready([this](int fd, Flags) { on_ready_(context_, fd); });
+  }
+
+  void sleep(std::chrono::nanoseconds span) override {
+    epoll_->wait(precise_timeouts_ ? Epoll::Timeout::after_precise(span) : Epoll::Timeout::after(span));
+  }
+
+ private:
+  bool precise_timeouts_;
+  std::optional<Epoll> epoll_;
+  OnReady on_ready_ = nullptr;
+  void* context_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_linux_ext_backend(bool precise_timeouts) {
+  return std::make_unique<LinuxExtBackend>(precise_timeouts);
+}
+
+}  // namespace bench
