@@ -1,0 +1,445 @@
+// Fault injection at every system call of the library (src/seam.h): each
+// call site is made to fail with each errno the kernel can give there, and
+// the test asserts the error the contract names, that the table and the
+// kernel still agree, and that the object stays usable.
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "fault_injection.h"
+#include "test_util.h"
+
+namespace linux_ext::test {
+namespace {
+
+namespace fi = linux_ext::testing;
+using fi::Syscall;
+
+std::string errno_name(int error) {
+  switch (error) {
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOMEM: return "ENOMEM";
+    case ENOSPC: return "ENOSPC";
+    case EBADF: return "EBADF";
+    case EPERM: return "EPERM";
+    case EINVAL: return "EINVAL";
+    case EINTR: return "EINTR";
+    case ENOSYS: return "ENOSYS";
+    case EIO: return "EIO";
+    case ENOENT: return "ENOENT";
+    case EEXIST: return "EEXIST";
+  }
+  return std::to_string(error);
+}
+
+// Every test starts and ends with no planned failure, and with the
+// epoll_pwait2 probe forgotten so that each finds out for itself.
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fi::reset();
+    fi::forget_pwait2_probe();
+  }
+  void TearDown() override {
+    fi::reset();
+    fi::forget_pwait2_probe();
+  }
+};
+
+// The errno a `std::system_error` thrown by `f` carries, or -1 when `f`
+// returns, -2 when it throws something else.
+template <class F>
+int thrown_errno(F&& f) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().category(), std::generic_category()) << e.what();
+    return e.code().value();
+  } catch (...) {
+    return -2;
+  }
+  return -1;
+}
+
+int count_open_fds() {
+  int n = 0;
+  for (int fd = 0; fd < 20000; ++fd) n += ::fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
+  return n;
+}
+
+// --- epoll_create1 ---------------------------------------------------------
+
+class CreateFault : public FaultTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(CreateFault, ReturnsTheErrnoAndLeaksNothing) {
+  const int error = GetParam();
+  const int fds_before = count_open_fds();
+  fi::fail(Syscall::epoll_create1, 1, error);
+  OrError<Epoll> made = Epoll::create(64, 8);
+  ASSERT_FALSE(made.has_value());
+  EXPECT_EQ(made.error().code(), std::error_code(error, std::generic_category()));
+  EXPECT_EQ(made.error().message(), "epoll_create1: " + std::string(std::strerror(error)));
+  EXPECT_EQ(thrown_errno([&] { made.value(); }), error);
+  EXPECT_EQ(count_open_fds(), fds_before);
+  // The next create, with no failure planned, works.
+  OrError<Epoll> again = Epoll::create(64, 8);
+  ASSERT_TRUE(again.has_value());
+  again->check_against_kernel();
+  EXPECT_EQ(fi::count(Syscall::epoll_create1), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Errnos, CreateFault, ::testing::Values(EMFILE, ENFILE, ENOMEM),
+                         [](const auto& p) { return errno_name(p.param); });
+
+// --- epoll_ctl -------------------------------------------------------------
+
+// Which call of `set`/`remove` is made to fail.
+enum class CtlOp { add, modify, remove };
+
+struct CtlCase {
+  CtlOp op;
+  int error;
+};
+
+std::string ctl_case_name(const ::testing::TestParamInfo<CtlCase>& info) {
+  const char* op = info.param.op == CtlOp::add ? "Add" : info.param.op == CtlOp::modify ? "Modify" : "Remove";
+  return std::string(op) + errno_name(info.param.error);
+}
+
+class CtlFault : public FaultTest, public ::testing::WithParamInterface<CtlCase> {};
+
+TEST_P(CtlFault, ThrowsTheErrnoAndTheTableStaysTheKernels) {
+  const CtlCase c = GetParam();
+  Epoll ep = Epoll::create(1024, 8).value();
+  Fd other = make_eventfd(1);
+  Fd target = make_eventfd(1);
+  ep.set(other.get(), Flags::in);
+  if (c.op != CtlOp::add) ep.set(target.get(), Flags::in);
+  const std::optional<Flags> before = ep.find(target.get());
+
+  fi::fail(Syscall::epoll_ctl, 1, c.error);
+  const long calls_before = fi::count(Syscall::epoll_ctl);
+  const int thrown = thrown_errno([&] {
+    if (c.op == CtlOp::remove) {
+      ep.remove(target.get());
+    } else {
+      ep.set(target.get(), Flags::in + Flags::out);
+    }
+  });
+  EXPECT_EQ(thrown, c.error) << "the kernel's errno reaches the caller as std::system_error";
+  EXPECT_EQ(fi::count(Syscall::epoll_ctl), calls_before + 1) << "one epoll_ctl, no retry";
+  ep.invariant();
+
+  if (c.op == CtlOp::remove) {
+    // The contract: the entry leaves the table before DEL, since DEL fails
+    // for real only on a closed fd, which the kernel has forgotten. Here the
+    // fd is open, so the kernel still watches it, and check_against_kernel
+    // says exactly that.
+    EXPECT_EQ(ep.find(target.get()), std::nullopt);
+    EXPECT_EQ(ep.size(), 1U);
+    try {
+      ep.check_against_kernel();
+      ADD_FAILURE() << "check_against_kernel missed the kernel's entry for fd " << target.get();
+    } catch (const std::logic_error& e) {
+      EXPECT_NE(std::string(e.what()).find("fd " + std::to_string(target.get()) + ": in the kernel's set"),
+                std::string::npos)
+          << e.what();
+    }
+    // Closing the fd makes the kernel forget it; then they agree again.
+    target.reset();
+    ep.check_against_kernel();
+  } else {
+    // Nothing changed, in the table or in the kernel.
+    EXPECT_EQ(ep.find(target.get()), before);
+    EXPECT_EQ(ep.size(), c.op == CtlOp::add ? 1U : 2U);
+    ep.check_against_kernel();
+    // And the same call, now without a failure, goes through.
+    ep.set(target.get(), Flags::in + Flags::out);
+    EXPECT_EQ(ep.find(target.get()), Flags::in + Flags::out);
+    ep.check_against_kernel();
+  }
+  // The object stays usable: it waits, and other fds come and go.
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  EXPECT_GE(ep.num_ready(), 1);
+  ep.remove(other.get());
+  ep.set(other.get(), Flags::out);
+  ep.check_against_kernel();
+}
+
+std::vector<CtlCase> all_ctl_cases() {
+  std::vector<CtlCase> cases;
+  for (CtlOp op : {CtlOp::add, CtlOp::modify, CtlOp::remove}) {
+    for (int error : {ENOMEM, ENOSPC, EBADF, EPERM, EINVAL}) cases.push_back({op, error});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, CtlFault, ::testing::ValuesIn(all_ctl_cases()), ctl_case_name);
+
+// --- epoll_wait, epoll_pwait, epoll_pwait2 ---------------------------------
+
+// How a wait is made: which entry point, which timeout, and so which
+// system call it reaches first.
+struct WaitCase {
+  const char* name;
+  Syscall call;
+  bool use_pwait;
+  bool precise;
+};
+
+const WaitCase kWaitCases[] = {
+    {"WaitMillis", Syscall::epoll_wait, false, false},
+    {"WaitPrecise", Syscall::epoll_pwait2, false, true},
+    {"PwaitMillis", Syscall::epoll_pwait, true, false},
+    {"PwaitPrecise", Syscall::epoll_pwait2, true, true},
+};
+
+Epoll::WaitResult do_wait(Epoll& ep, const WaitCase& c, std::chrono::nanoseconds span) {
+  const Timeout timeout = c.precise ? Timeout::after_precise(span) : Timeout::after(span);
+  if (!c.use_pwait) return ep.wait(timeout);
+  sigset_t mask;
+  sigemptyset(&mask);
+  return ep.pwait(timeout, mask);
+}
+
+class WaitFault : public FaultTest, public ::testing::WithParamInterface<WaitCase> {};
+
+// EINTR again and again: wait goes on (and finds the ready fd); pwait
+// returns interrupted at the first one, with the ready set empty.
+TEST_P(WaitFault, EintrRetriesInWaitAndInterruptsPwait) {
+  const WaitCase c = GetParam();
+  Epoll ep = Epoll::create(64, 8).value();
+  Fd ready = make_eventfd(1);
+  ep.set(ready.get(), Flags::in);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  ASSERT_EQ(ep.num_ready(), 1);
+
+  fi::reset();
+  constexpr int kInterruptions = 5;
+  fi::fail(c.call, 1, EINTR, kInterruptions);
+  const WaitResult result = do_wait(ep, c, std::chrono::seconds(10));
+  if (c.use_pwait) {
+    // Each pwait meets one EINTR and says so; the one after them finds the fd.
+    EXPECT_EQ(result, WaitResult::interrupted);
+    EXPECT_EQ(ep.num_ready(), 0);
+    for (int i = 2; i <= kInterruptions; ++i) {
+      EXPECT_EQ(do_wait(ep, c, std::chrono::seconds(10)), WaitResult::interrupted);
+      EXPECT_EQ(ep.num_ready(), 0);
+    }
+    EXPECT_EQ(fi::count(c.call), kInterruptions);
+  } else {
+    EXPECT_EQ(result, WaitResult::ok);
+    ASSERT_EQ(ep.num_ready(), 1);
+    EXPECT_EQ(ep.ready()[0].fd, ready.get());
+    // Every interruption was retried, then one call went through (where
+    // epoll_pwait2 is missing, as under valgrind, that one fell back).
+    EXPECT_GE(fi::count(c.call), kInterruptions + 1);
+  }
+  ep.invariant();
+  ep.check_against_kernel();
+  EXPECT_EQ(do_wait(ep, c, std::chrono::milliseconds(1)), WaitResult::ok);
+}
+
+// EINTR while nothing is ready: wait goes on for the time that is left and
+// returns timeout, never before its span has passed.
+TEST_F(FaultTest, EintrKeepsTheDeadlineOfWait) {
+  for (const WaitCase& c : kWaitCases) {
+    if (c.use_pwait) continue;  // pwait returns at the first EINTR
+    SCOPED_TRACE(c.name);
+    fi::reset();
+    Epoll ep = Epoll::create(64, 8).value();
+    Fd idle = make_eventfd(0);
+    ep.set(idle.get(), Flags::in);
+    fi::fail(c.call, 1, EINTR, 3);
+    const auto span = std::chrono::milliseconds(20);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(do_wait(ep, c, span), WaitResult::timeout);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, span) << "a timed wait never ends early";
+    EXPECT_EQ(ep.num_ready(), 0);
+  }
+}
+
+// Any other errno (EBADF) throws std::system_error with the ready set empty,
+// and the next wait works.
+TEST_P(WaitFault, EbadfThrowsWithTheReadySetEmpty) {
+  const WaitCase c = GetParam();
+  Epoll ep = Epoll::create(64, 8).value();
+  Fd ready = make_eventfd(1);
+  ep.set(ready.get(), Flags::in);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  ASSERT_EQ(ep.num_ready(), 1);
+
+  fi::fail(c.call, 1, EBADF);
+  EXPECT_EQ(thrown_errno([&] { do_wait(ep, c, std::chrono::milliseconds(5)); }), EBADF);
+  EXPECT_EQ(ep.num_ready(), 0);
+  EXPECT_TRUE(ep.ready().empty());
+  ep.invariant();
+  ep.check_against_kernel();
+  EXPECT_EQ(do_wait(ep, c, std::chrono::milliseconds(5)), WaitResult::ok);
+  EXPECT_EQ(ep.num_ready(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, WaitFault, ::testing::ValuesIn(kWaitCases),
+                         [](const auto& p) { return std::string(p.param.name); });
+
+// ENOSYS from epoll_pwait2 (an old kernel, valgrind): the precise wait falls
+// back to millisecond waits, and decides so once.
+TEST_F(FaultTest, PreciseWaitFallsBackOnceWhenPwait2IsMissing) {
+  Epoll ep = Epoll::create(64, 8).value();
+  Fd ready = make_eventfd(1);
+  ep.set(ready.get(), Flags::in);
+  fi::fail(Syscall::epoll_pwait2, 1, ENOSYS, -1);
+  EXPECT_EQ(ep.wait(Timeout::after_precise(std::chrono::microseconds(300))), WaitResult::ok);
+  EXPECT_EQ(ep.num_ready(), 1);
+  EXPECT_EQ(fi::count(Syscall::epoll_pwait2), 1);
+  EXPECT_EQ(fi::count(Syscall::epoll_wait), 1);
+  // Decided once: the next precise waits go straight to the fallbacks.
+  EXPECT_EQ(ep.wait(Timeout::after_precise(std::chrono::microseconds(300))), WaitResult::ok);
+  sigset_t mask;
+  sigemptyset(&mask);
+  EXPECT_EQ(ep.pwait(Timeout::after_precise(std::chrono::microseconds(300)), mask), WaitResult::ok);
+  EXPECT_EQ(fi::count(Syscall::epoll_pwait2), 1);
+  EXPECT_EQ(fi::count(Syscall::epoll_wait), 2);
+  EXPECT_EQ(fi::count(Syscall::epoll_pwait), 1);
+  // And the fallback keeps the promise: never a timeout before the span.
+  drain(ready.get());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(ep.wait(Timeout::after_precise(std::chrono::microseconds(1500))), WaitResult::timeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::microseconds(1500));
+}
+
+// --- close -----------------------------------------------------------------
+
+struct CloseCase {
+  const char* name;
+  int error;
+  bool throws;
+};
+
+const CloseCase kCloseCases[] = {{"EINTR", EINTR, false}, {"EIO", EIO, true}};
+
+class CloseFault : public FaultTest, public ::testing::WithParamInterface<CloseCase> {};
+
+// EINTR is no failure (Linux releases the fd whatever close returns); EIO
+// is thrown, after the set is closed. Either way the object is closed.
+TEST_P(CloseFault, TheSetIsClosedEitherWay) {
+  const CloseCase c = GetParam();
+  Epoll ep = Epoll::create(64, 8).value();
+  Fd watched = make_eventfd(1);
+  ep.set(watched.get(), Flags::in);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  const int epoll_fd = ep.fd();
+
+  fi::fail(Syscall::close, 1, c.error);
+  EXPECT_EQ(thrown_errno([&] { ep.close(); }), c.throws ? c.error : -1);
+  EXPECT_TRUE(ep.is_closed());
+  EXPECT_EQ(ep.size(), 0U);
+  EXPECT_EQ(ep.num_ready(), 0);
+  ep.invariant();
+  EXPECT_THROW(ep.set(watched.get(), Flags::in), std::logic_error);
+  // Closing again makes no system call.
+  ep.close();
+  EXPECT_EQ(fi::count(Syscall::close), 1);
+  // The injected failure kept the real close from running.
+  ::close(epoll_fd);
+}
+
+// The destructor and move assignment close too, and never throw.
+TEST_P(CloseFault, DestructorAndMoveAssignmentSwallowIt) {
+  const CloseCase c = GetParam();
+  int first_fd = -1;
+  {
+    Epoll ep = Epoll::create(64, 8).value();
+    first_fd = ep.fd();
+    Epoll replacement = Epoll::create(64, 8).value();
+    const int second_fd = replacement.fd();
+    fi::fail(Syscall::close, 1, c.error, 2);
+    ep = std::move(replacement);  // closes first_fd
+    EXPECT_EQ(ep.fd(), second_fd);
+    EXPECT_TRUE(replacement.is_closed());  // NOLINT(bugprone-use-after-move): a moved-from Epoll is closed
+    ::close(first_fd);
+    first_fd = second_fd;
+  }  // the destructor closes second_fd, and fails
+  EXPECT_EQ(fi::count(Syscall::close), 2);
+  ::close(first_fd);
+}
+
+INSTANTIATE_TEST_SUITE_P(Errnos, CloseFault, ::testing::ValuesIn(kCloseCases),
+                         [](const auto& p) { return std::string(p.param.name); });
+
+// --- every call site, every k ----------------------------------------------
+
+// A fixed scenario run once to count its calls, then again with each of its
+// epoll_ctl calls failing in turn: whichever fails, what is left of the
+// scenario runs on, and the table agrees with the kernel after every step.
+TEST_F(FaultTest, EveryCtlCallOfAScenarioCanFail) {
+  // Returns whether a remove failed.
+  auto scenario = [](Epoll& ep, std::vector<Fd>& fds) {
+    bool remove_failed = false;
+    for (int i = 0; i < 6; ++i) {
+      const int fd = fds[static_cast<std::size_t>(i)].get();
+      auto step = [&](auto&& f) {
+        bool failed = false;
+        try {
+          f();
+        } catch (const std::system_error& e) {
+          EXPECT_EQ(e.code().value(), ENOMEM);
+          failed = true;
+        }
+        ep.invariant();
+        return failed;
+      };
+      step([&] { ep.set(fd, Flags::in); });
+      step([&] { ep.set(fd, Flags::in + Flags::et); });
+      step([&] { ep.set(fd, Flags::out); });
+      if (i % 2 == 0) remove_failed |= step([&] { ep.remove(fd); });
+    }
+    return remove_failed;
+  };
+  auto fresh_fds = [] {
+    std::vector<Fd> fds;
+    for (int i = 0; i < 6; ++i) fds.push_back(make_eventfd(1));
+    return fds;
+  };
+  long total = 0;
+  {
+    Epoll ep = Epoll::create(1024, 8).value();
+    std::vector<Fd> fds = fresh_fds();
+    fi::reset();
+    EXPECT_FALSE(scenario(ep, fds));
+    total = fi::count(Syscall::epoll_ctl);
+    ep.check_against_kernel();
+  }
+  ASSERT_GT(total, 20);
+  for (long k = 1; k <= total; ++k) {
+    SCOPED_TRACE("epoll_ctl call " + std::to_string(k) + " fails with ENOMEM");
+    Epoll ep = Epoll::create(1024, 8).value();
+    std::vector<Fd> fds = fresh_fds();
+    fi::reset();
+    fi::fail(Syscall::epoll_ctl, static_cast<int>(k), ENOMEM);
+    if (!scenario(ep, fds)) {
+      ep.check_against_kernel();
+      continue;
+    }
+    // A failed remove leaves the kernel's entry (see CtlFault), and
+    // check_against_kernel reports exactly that.
+    try {
+      ep.check_against_kernel();
+      ADD_FAILURE() << "the kernel's entry left by the failed remove went unreported";
+    } catch (const std::logic_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("in the kernel's set"), std::string::npos) << what;
+      EXPECT_EQ(what.find("in the table with"), std::string::npos) << what;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace linux_ext::test
