@@ -39,6 +39,7 @@ build:
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory test-asan test-valgrind
 
 demo: build
 	$(BUILD)/examples/echo_demo
@@ -48,3 +49,68 @@ install: build
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Reliability: sanitizers, valgrind, fuzzing (docs/reliability.md) -------
+#   make test-asan      the whole suite again, built with AddressSanitizer and
+#                       UndefinedBehaviorSanitizer (any report fails it)
+#   make test-valgrind  every unit-test program under valgrind memcheck
+#   make fuzz           each libFuzzer target for FUZZ_SECONDS, adding what it
+#                       finds to fuzz/corpus/ (which `make test` replays)
+
+ASAN_BUILD   ?= build-asan
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+VALGRIND_PACKAGES := valgrind
+FUZZ_PACKAGES     := $(BUILD_PACKAGES) clang libclang-rt-14-dev
+
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANITIZE_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
+                  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The slower runs replay fewer model seeds per shard (8 shards of 1 000
+# operations each): 20 under the sanitizers, 3 under valgrind.
+ASAN_MODEL_SEEDS     ?= 20
+VALGRIND_MODEL_SEEDS ?= 3
+VALGRIND_FLAGS := --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible \
+                  --errors-for-leak-kinds=definite,indirect,possible --track-fds=no -q
+# Not run under valgrind: load_test, whose 9 000 connections would take an
+# hour there (it runs natively and under the sanitizers).
+VALGRIND_SKIP := load_test
+
+.PHONY: test-asan test-valgrind fuzz
+
+test-asan:
+	$(call ensure_packages,$(TEST_PACKAGES))
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE_FLAGS)"
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && $(SANITIZE_ENV) MODEL_SEEDS=$(ASAN_MODEL_SEEDS) ctest --output-on-failure -j $(JOBS)
+
+test-valgrind: build
+	$(call ensure_packages,$(VALGRIND_PACKAGES))
+	@cd $(BUILD) && find tests -maxdepth 1 -type f -perm -u+x -name '*_test' | sort \
+	  | grep -v -x -E 'tests/($(VALGRIND_SKIP))' \
+	  | sed 's|$$| --gtest_brief=1|' \
+	  | { cat; for t in $$(ls fuzz | sed -n 's/_replay$$//p'); do echo "fuzz/$${t}_replay $(CURDIR)/fuzz/corpus/$$t"; done; } \
+	  | MODEL_SEEDS=$(VALGRIND_MODEL_SEEDS) xargs -P $(JOBS) -I{} sh -c \
+	    'log=$$(mktemp); if valgrind $(VALGRIND_FLAGS) {} >$$log 2>&1; then echo "valgrind clean: {}"; rm -f $$log; \
+	     else echo "valgrind FAILED: {}"; cat $$log; rm -f $$log; exit 255; fi'
+
+fuzz:
+	$(call ensure_packages,$(FUZZ_PACKAGES))
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=clang++ \
+	  -DLINUX_EXT_FUZZ=ON -DLINUX_EXT_EXAMPLES=OFF -DLINUX_EXT_TOOLS=OFF \
+	  -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS) -fsanitize=fuzzer-no-link"
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target flags_sexp_fuzz ops_fuzz
+	@for t in flags_sexp ops; do \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
+	  if ! $(SANITIZE_ENV) $(FUZZ_BUILD)/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_BUILD)/$${t}- $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t >$(FUZZ_BUILD)/$$t.log 2>&1; then \
+	    tail -n 60 $(FUZZ_BUILD)/$$t.log; echo "fuzz target $$t failed; the input is in $(FUZZ_BUILD)/$${t}-*"; exit 1; \
+	  fi; \
+	  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' $(FUZZ_BUILD)/$$t.log; \
+	  mkdir -p $(FUZZ_BUILD)/merged-$$t; \
+	  $(FUZZ_BUILD)/fuzz/$${t}_fuzz -merge=1 $(FUZZ_BUILD)/merged-$$t fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t >/dev/null 2>&1 \
+	    && rm -rf fuzz/corpus/$$t && cp -r $(FUZZ_BUILD)/merged-$$t fuzz/corpus/$$t && rm -rf $(FUZZ_BUILD)/merged-$$t; \
+	  echo "fuzz/corpus/$$t: $$(ls fuzz/corpus/$$t | wc -l) inputs"; \
+	done
