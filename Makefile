@@ -2,6 +2,8 @@
 #   make demo      build and run the echo-server demo
 #   make test      build and run every test
 #   make install   install the library (PREFIX=/usr/local)
+#   make docs      the API reference, from the header comments (build/docs/html)
+#   make package   a .deb of the library and lsepoll, checked by building against it
 
 BUILD       ?= build
 BUILD_TYPE  ?= RelWithDebInfo
@@ -9,7 +11,9 @@ PREFIX      ?= /usr/local
 JOBS        ?= $(shell nproc)
 
 BUILD_PACKAGES := cmake ninja-build g++ make pkg-config
-TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev
+# libfmt-dev for linux_ext/fmt.h, libuv1-dev for the nesting example,
+# redis-server for the lsepoll test.
+TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server
 
 # $(call ensure_packages,PKG...): install the missing Debian packages, or say
 # which command would when not root.
@@ -114,3 +118,33 @@ fuzz:
 	    && rm -rf fuzz/corpus/$$t && cp -r $(FUZZ_BUILD)/merged-$$t fuzz/corpus/$$t && rm -rf $(FUZZ_BUILD)/merged-$$t; \
 	  echo "fuzz/corpus/$$t: $$(ls fuzz/corpus/$$t | wc -l) inputs"; \
 	done
+
+# --- Docs and packages (docs/using.md) --------------------------------------
+#   make docs      Doxygen HTML from the public headers into $(BUILD)/docs
+#   make package   CPack .deb into $(BUILD)/package, installed into a scratch
+#                  root and built against (tests/package/run.sh deb)
+
+DOCS_PACKAGES    := doxygen
+PACKAGE_PACKAGES := $(BUILD_PACKAGES)
+PACKAGE_BUILD    ?= $(BUILD)/package
+PROJECT_VERSION  := $(shell sed -n '/^project/s/.* VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+
+.PHONY: docs package
+
+docs:
+	$(call ensure_packages,$(DOCS_PACKAGES))
+	mkdir -p $(BUILD)/docs
+	LINUX_EXT_DOCS_OUT=$(BUILD)/docs LINUX_EXT_VERSION=$(PROJECT_VERSION) doxygen docs/Doxyfile
+	@echo "API reference: $(BUILD)/docs/html/index.html"
+
+# The package installs under /usr, so it is built apart from $(BUILD), whose
+# prefix is $(PREFIX).
+package:
+	$(call ensure_packages,$(PACKAGE_PACKAGES))
+	cmake -S . -B $(PACKAGE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+	  -DLINUX_EXT_TEST=OFF -DLINUX_EXT_EXAMPLES=OFF
+	cmake --build $(PACKAGE_BUILD) -j $(JOBS)
+	rm -f $(PACKAGE_BUILD)/*.deb
+	cd $(PACKAGE_BUILD) && cpack -G DEB
+	tests/package/run.sh deb . $(PACKAGE_BUILD)/liblinux-ext-dev_$(PROJECT_VERSION)_*.deb
+	@echo "Package: $$(ls $(PACKAGE_BUILD)/*.deb)"

@@ -1,6 +1,6 @@
 // linux_ext/format.h — std::format support for `Epoll::Flags` and `Epoll`.
 //
-// Where the standard library has <format> (`__cpp_lib_format`: GCC 13,
+// Where the standard library has `<format>` (`__cpp_lib_format`: GCC 13,
 // Clang 17 with libc++, MSVC), this gives `std::formatter` specializations
 // with the same text as `Flags::to_string()` and `Epoll::to_sexp()`, and the
 // standard string specs (fill, alignment, width). Elsewhere the header is
