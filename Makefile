@@ -148,3 +148,34 @@ package:
 	cd $(PACKAGE_BUILD) && cpack -G DEB
 	tests/package/run.sh deb . $(PACKAGE_BUILD)/liblinux-ext-dev_$(PROJECT_VERSION)_*.deb
 	@echo "Package: $$(ls $(PACKAGE_BUILD)/*.deb)"
+
+# --- Benchmarks (docs/benchmarks.md) -----------------------------------------
+#   make bench        Release build, every benchmark, docs/benchmarks.md and
+#                     the charts docs/bench-*.png (about 10 minutes)
+#   make bench-quick  the same on fewer rounds and sizes, printed only (under
+#                     a minute): for checking a change
+
+BENCH_BUILD    ?= build-bench
+BENCH_PACKAGES := $(BUILD_PACKAGES) libbenchmark-dev libev-dev libevent-dev libuv1-dev libboost-dev \
+                  gnuplot-nox valgrind strace redis-tools util-linux
+# Release as BENCHMARKS.md asks: -O2 and NDEBUG; -g changes no code and lets
+# callgrind_annotate show source lines.
+BENCH_CMAKE    := -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -DNDEBUG" \
+                  -DLINUX_EXT_BENCH=ON -DLINUX_EXT_TEST=OFF -DLINUX_EXT_EXAMPLES=OFF -DLINUX_EXT_INSTALL=OFF
+
+.PHONY: bench bench-quick bench-build
+
+bench-build:
+	$(call ensure_packages,$(BENCH_PACKAGES))
+	cmake -S . -B $(BENCH_BUILD) $(BENCH_CMAKE)
+	cmake --build $(BENCH_BUILD) -j $(JOBS)
+
+# Written to the build directory first, so that a failed run leaves docs/ as
+# it was.
+bench: bench-build
+	bench/run.sh $(BENCH_BUILD) --charts docs > $(BENCH_BUILD)/benchmarks.md
+	cp $(BENCH_BUILD)/benchmarks.md docs/benchmarks.md
+	@cat docs/benchmarks.md
+
+bench-quick: bench-build
+	bench/run.sh $(BENCH_BUILD) --quick

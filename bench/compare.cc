@@ -190,7 +190,7 @@ void write_chart_data(const std::string& path, const Backends& backends, const s
                       const std::vector<int>& pairs, bool setup) {
   std::ofstream out(path);
   check_sys(out.good(), path.c_str());
-  out << "# n";
+  out << "n";
   for (const auto& b : backends) out << " \"" << b->name() << '"';
   out << "\n";
   for (std::size_t i = 0; i < columns.size(); ++i) {
