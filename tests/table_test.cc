@@ -6,7 +6,10 @@
 #include <sys/resource.h>
 
 #include <climits>
+#include <cstring>
 #include <functional>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -129,6 +132,68 @@ TEST(TableTest, IterOnAWideDomainSeesFdsAtBothEnds) {
   EXPECT_EQ(ep.find(high), Flags::in);
   ep.remove(high);
   EXPECT_EQ(table_of(ep), (Table{{low.get(), Flags::out}}));
+  expect_consistent(ep);
+}
+
+TEST(TableTest, IterMatchesASortedSetAcrossTheWholeDomain) {
+  // fds scattered over the domain (dups of one eventfd at chosen numbers),
+  // clustered and sparse, added and removed at random: iter, fold, size and
+  // find must agree with a std::set after every change.
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  const int domain = static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 20000));
+  Epoll ep = make_epoll(domain);
+  Fd source = make_eventfd();
+  std::mt19937 rng(99);
+  std::set<int> numbers;
+  // Neighbours of word and block boundaries, then random numbers.
+  for (const int base : {64, 128, 4096, domain - 1}) {
+    for (const int delta : {-1, 0, 1}) {
+      if (base + delta > source.get() + 20 && base + delta < domain) numbers.insert(base + delta);
+    }
+  }
+  while (numbers.size() < 200) {
+    numbers.insert(std::uniform_int_distribution<int>(source.get() + 20, domain - 1)(rng));
+  }
+  std::vector<Fd> dups;
+  std::vector<int> free_numbers;
+  for (const int n : numbers) {
+    if (::fcntl(n, F_GETFD) >= 0) continue;  // taken by something else
+    ASSERT_EQ(::dup2(source.get(), n), n) << std::strerror(errno);
+    dups.emplace_back(n);
+    free_numbers.push_back(n);
+  }
+  std::set<int> expected;
+  auto check = [&] {
+    std::vector<int> walked;
+    ep.iter([&](int fd, Flags) { walked.push_back(fd); });
+    ASSERT_EQ(walked, std::vector<int>(expected.begin(), expected.end()));
+    ASSERT_EQ(ep.size(), expected.size());
+    ASSERT_EQ(ep.fold(std::size_t{0}, [](int, Flags, std::size_t n) { return n + 1; }), expected.size());
+    ASSERT_NO_THROW(ep.invariant());
+  };
+  for (int step = 0; step < 1500; ++step) {
+    const int fd = free_numbers[std::uniform_int_distribution<std::size_t>(0, free_numbers.size() - 1)(rng)];
+    if (expected.count(fd) != 0 && rng() % 2 == 0) {
+      ep.remove(fd);
+      expected.erase(fd);
+    } else {
+      ep.set(fd, Flags::in);
+      expected.insert(fd);
+    }
+    ASSERT_EQ(ep.find(fd).has_value(), expected.count(fd) != 0);
+    check();
+    if (HasFatalFailure()) return;
+  }
+  // Empty it again, in random order.
+  std::vector<int> left(expected.begin(), expected.end());
+  std::shuffle(left.begin(), left.end(), rng);
+  for (const int fd : left) {
+    ep.remove(fd);
+    expected.erase(fd);
+    check();
+    if (HasFatalFailure()) return;
+  }
   expect_consistent(ep);
 }
 
