@@ -41,6 +41,9 @@ void* operator new[](std::size_t size, std::align_val_t alignment) {
   if (void* p = counted_alloc(size, static_cast<std::size_t>(alignment))) return p;
   throw std::bad_alloc();
 }
+// These are the allocation functions, so new and free do match; GCC cannot
+// tell once it inlines them.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
