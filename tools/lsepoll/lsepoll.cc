@@ -48,23 +48,43 @@ std::string json_string(std::string_view text) {
   return out + "\"";
 }
 
-// One process as a JSON object, fields in a fixed order.
+// One process as a JSON object, fields in a fixed order. Built by appending,
+// piece by piece, which reads as the output does.
 std::string to_json(const lsepoll::Process& p) {
-  std::string out = "{\"pid\":" + std::to_string(p.pid) + ",\"command\":" + json_string(p.command) + ",\"epolls\":[";
-  for (std::size_t i = 0; i < p.epolls.size(); ++i) {
-    const lsepoll::EpollInstance& e = p.epolls[i];
-    out += (i ? "," : "") + std::string("{\"fd\":") + std::to_string(e.fd) + ",\"watched\":[";
-    for (std::size_t j = 0; j < e.watched.size(); ++j) {
-      const lsepoll::WatchedFile& w = e.watched[j];
-      out += (j ? "," : "") + std::string("{\"fd\":") + std::to_string(w.fd) +
-             ",\"events\":" + std::to_string(w.events) + ",\"flags\":" + json_string(lsepoll::flags_text(w.events)) +
-             ",\"kind\":" + json_string(w.kind) + ",\"target\":" + json_string(w.target) +
-             ",\"local\":" + json_string(w.local) + ",\"remote\":" + json_string(w.remote) +
-             ",\"state\":" + json_string(w.state) + ",\"description\":" + json_string(w.description) + "}";
+  std::string out;
+  auto field = [&out](std::string_view name, const std::string& json_value) {
+    if (out.back() != '{') out += ',';
+    out += json_string(name);
+    out += ':';
+    out += json_value;
+  };
+  out += '{';
+  field("pid", std::to_string(p.pid));
+  field("command", json_string(p.command));
+  out += ",\"epolls\":[";
+  for (const lsepoll::EpollInstance& e : p.epolls) {
+    if (out.back() != '[') out += ',';
+    out += '{';
+    field("fd", std::to_string(e.fd));
+    out += ",\"watched\":[";
+    for (const lsepoll::WatchedFile& w : e.watched) {
+      if (out.back() != '[') out += ',';
+      out += '{';
+      field("fd", std::to_string(w.fd));
+      field("events", std::to_string(w.events));
+      field("flags", json_string(lsepoll::flags_text(w.events)));
+      field("kind", json_string(w.kind));
+      field("target", json_string(w.target));
+      field("local", json_string(w.local));
+      field("remote", json_string(w.remote));
+      field("state", json_string(w.state));
+      field("description", json_string(w.description));
+      out += '}';
     }
     out += "]}";
   }
-  return out + "]}";
+  out += "]}";
+  return out;
 }
 
 }  // namespace
