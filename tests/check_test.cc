@@ -4,7 +4,6 @@
 
 #include <linux/capability.h>
 #include <sys/epoll.h>
-#include <sys/wait.h>
 
 #include <string>
 
@@ -90,33 +89,28 @@ TEST(CheckTest, ToleratesWakeup) {
 TEST(CheckTest, ToleratesWakeupDroppedForWantOfCapBlockSuspend) {
   // A child gives up CAP_BLOCK_SUSPEND; the kernel then drops wakeup from
   // what it holds, and the table keeps it: not a disagreement.
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
+  const int code = exit_code_in_child([] {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2] = {};
-    if (::syscall(SYS_capget, &header, data) != 0) ::_exit(10);
+    if (::syscall(SYS_capget, &header, data) != 0) return 10;
     data[CAP_TO_INDEX(CAP_BLOCK_SUSPEND)].effective &= ~CAP_TO_MASK(CAP_BLOCK_SUSPEND);
-    if (::syscall(SYS_capset, &header, data) != 0) ::_exit(11);
+    if (::syscall(SYS_capset, &header, data) != 0) return 11;
     OrError<Epoll> created = Epoll::create(1024, 8);
-    if (!created) ::_exit(12);
+    if (!created) return 12;
     const int efd = ::eventfd(0, EFD_CLOEXEC);
     created->set(efd, Flags::in + Flags::wakeup);
     const std::optional<Flags> held = kernel_flags(created->fd(), efd);
-    if (!held || held->do_intersect(Flags::wakeup)) ::_exit(13);
-    if (created->find(efd) != Flags::in + Flags::wakeup) ::_exit(14);
+    if (!held || held->do_intersect(Flags::wakeup)) return 13;
+    if (created->find(efd) != Flags::in + Flags::wakeup) return 14;
     try {
       created->check_against_kernel();
     } catch (const std::exception&) {
-      ::_exit(15);
+      return 15;
     }
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10/11: capget/capset failed, 12: create failed, 13: the kernel kept "
-                                       "wakeup, 14: the table lost it, 15: check_against_kernel complained";
+    return 0;
+  });
+  EXPECT_EQ(code, 0) << "10/11: capget/capset failed, 12: create failed, 13: the kernel kept "
+                        "wakeup, 14: the table lost it, 15: check_against_kernel complained";
 }
 
 TEST(CheckTest, DetectsAnFdClosedWhileInTheSet) {

@@ -2,7 +2,6 @@
 
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 
 #include <climits>
 #include <string>
@@ -86,27 +85,22 @@ TEST(CreateTest, EpollFdIsCloseOnExec) {
 TEST(CreateTest, ReturnsTheErrnoOfEpollCreate1) {
   // With no fd left to give, epoll_create1 fails with EMFILE; a child
   // process lowers its own limit so that this one keeps its fds.
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
+  const int code = exit_code_in_child([] {
     const rlimit none{0, 0};
-    if (::setrlimit(RLIMIT_NOFILE, &none) != 0) ::_exit(10);
+    if (::setrlimit(RLIMIT_NOFILE, &none) != 0) return 10;
     OrError<Epoll> created = Epoll::create(16, 16);
-    if (created.has_value()) ::_exit(11);
-    if (created.error().code() != std::error_code(EMFILE, std::generic_category())) ::_exit(12);
-    if (created.error().message() != "epoll_create1: Too many open files") ::_exit(13);
+    if (created.has_value()) return 11;
+    if (created.error().code() != std::error_code(EMFILE, std::generic_category())) return 12;
+    if (created.error().message() != "epoll_create1: Too many open files") return 13;
     try {
       (void)created.value();
-      ::_exit(14);
+      return 14;
     } catch (const std::system_error& e) {
-      ::_exit(e.code().value() == EMFILE ? 0 : 15);
+      return e.code().value() == EMFILE ? 0 : 15;
     }
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit failed, 11: create succeeded, 12: wrong code, "
-                                       "13: message is not \"epoll_create1: Too many open files\", 14/15: value() did not throw EMFILE";
+  });
+  EXPECT_EQ(code, 0) << "10: setrlimit failed, 11: create succeeded, 12: wrong code, "
+                        "13: message is not \"epoll_create1: Too many open files\", 14/15: value() did not throw EMFILE";
 }
 
 TEST(CreateTest, ErrorMessageIsContextThenCodeText) {

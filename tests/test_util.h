@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -233,6 +234,19 @@ std::string what_thrown(F&& f) {
   }
   ADD_FAILURE() << "expected an exception, none was thrown";
   return {};
+}
+
+// Runs `f()` (returning an int) in a forked child, e.g. to change process
+// limits or capabilities this process must keep, and returns what it
+// returned (the child's exit status), or -1 when the child did not exit.
+template <class F>
+int exit_code_in_child(F&& f) {
+  const pid_t child = ::fork();
+  if (child < 0) return -1;
+  if (child == 0) ::_exit(f());
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
 }
 
 // Expects both of the library's checks to pass.
