@@ -93,7 +93,7 @@ if [ "$quick" = "--quick" ]; then
   echo "| library | per wait | per ready event | per churn operation | per unchanged set |"
   echo "| --- | ---: | ---: | ---: | ---: |"
 else
-  echo "| library | per wait | per ready event | per churn operation | per unchanged set | per bench.c write (n=1000, a=100) |"
+  echo "| library | per wait | per ready event | per churn operation | per unchanged set | per bench.c run (n=1000, a=100, 1 000 writes) |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 fi
 for library in $libraries; do
