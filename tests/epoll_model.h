@@ -177,6 +177,8 @@ class Harness {
   }
   // How many times check_against_kernel was compared with the model.
   long kernel_checks() const { return kernel_checks_; }
+  // How often set and remove ended each way, e.g. "set EBADF" -> 120.
+  const std::map<std::string, long>& outcomes() const { return outcomes_; }
 
  private:
   // An open file, as the kernel knows it: epoll keys its entries by it.
@@ -248,6 +250,23 @@ class Harness {
   static std::string mismatch(const Op& op, const Outcome& expected, const Outcome& actual) {
     return to_string(op) + ": expected it to have " + describe(expected) + ", but it " + describe(actual) +
            (actual.what.empty() ? "" : " (" + actual.what + ")");
+  }
+
+  void count_outcome(const char* operation, const Outcome& o) {
+    std::string name = describe(o);
+    if (o.kind == Outcome::system_error) name = errno_name(o.error);
+    ++outcomes_[std::string(operation) + " " + name];
+  }
+
+  static std::string errno_name(int error) {
+    switch (error) {
+      case EBADF: return "EBADF";
+      case EPERM: return "EPERM";
+      case EINVAL: return "EINVAL";
+      case EEXIST: return "EEXIST";
+      case ENOENT: return "ENOENT";
+    }
+    return std::to_string(error);
   }
 
   bool in_domain(int fd) const { return fd >= 0 && fd < config_.num_file_descrs; }
@@ -381,12 +400,14 @@ class Harness {
         const Flags flags = Flags::of_bits(op.flags);
         const Outcome expected = expect_set(op.fd, flags);
         const Outcome actual = run([&] { epoll_.set(op.fd, flags); });
+        count_outcome("set", actual);
         return expected == actual ? std::string() : mismatch(op, expected, actual);
       }
       case OpKind::remove: {
         if (is_foreign(op.fd)) return {};
         const Outcome expected = expect_remove(op.fd);
         const Outcome actual = run([&] { epoll_.remove(op.fd); });
+        count_outcome("remove", actual);
         return expected == actual ? std::string() : mismatch(op, expected, actual);
       }
       case OpKind::wait:
@@ -552,6 +573,7 @@ class Harness {
   std::map<std::pair<int, int>, KernelEntry> kernel_;  // (file id, fd) -> the kernel's entry
   long steps_ = 0;
   long kernel_checks_ = 0;
+  std::map<std::string, long> outcomes_;
 };
 
 // A random operation fitting the harness's state: fds mostly among the open

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <system_error>
@@ -418,6 +419,7 @@ TEST_F(FaultTest, EveryCtlCallOfAScenarioCanFail) {
     ep.check_against_kernel();
   }
   ASSERT_GT(total, 20);
+  std::printf("fault injection: each of the %ld epoll_ctl calls of the scenario failed in turn\n", total);
   for (long k = 1; k <= total; ++k) {
     SCOPED_TRACE("epoll_ctl call " + std::to_string(k) + " fails with ENOMEM");
     Epoll ep = Epoll::create(1024, 8).value();

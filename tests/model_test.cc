@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -33,7 +34,8 @@ long env_or(const char* name, long fallback) {
 
 // Runs one seed; on a disagreement, shrinks the sequence and fails the test
 // with the seed and the short sequence.
-void run_seed(std::uint64_t seed, long num_ops, const Config& config, long& ops_done, long& kernel_checks) {
+void run_seed(std::uint64_t seed, long num_ops, const Config& config, long& ops_done, long& kernel_checks,
+              std::map<std::string, long>& outcomes) {
   std::mt19937_64 rng(seed);
   std::vector<Op> ops;
   std::string failure;
@@ -45,6 +47,7 @@ void run_seed(std::uint64_t seed, long num_ops, const Config& config, long& ops_
     }
     ops_done += static_cast<long>(ops.size());
     kernel_checks += harness.kernel_checks();
+    for (const auto& [name, n] : harness.outcomes()) outcomes[name] += n;
   }
   if (failure.empty()) return;
   const std::vector<Op> shrunk = shrink(ops, config);
@@ -67,16 +70,18 @@ TEST_P(ModelTest, EpollAgreesWithModelAndKernel) {
   long ops_done = 0;
   long kernel_checks = 0;
   long seeds_done = 0;
+  std::map<std::string, long> outcomes;
   for (long i = 0; i < seeds; ++i) {
     const std::uint64_t seed = static_cast<std::uint64_t>(shard) * 1'000'000 + static_cast<std::uint64_t>(i);
     if (only >= 0 && seed != static_cast<std::uint64_t>(only)) continue;
-    run_seed(seed, num_ops, config, ops_done, kernel_checks);
+    run_seed(seed, num_ops, config, ops_done, kernel_checks, outcomes);
     ++seeds_done;
     if (HasFailure()) break;
   }
   // One line per shard, summed by docs/reliability.md's command.
   std::printf("model shard %d: %ld seeds (from %d000000), %ld operations, %ld kernel checks\n", shard, seeds_done,
               shard, ops_done, kernel_checks);
+  for (const auto& [name, n] : outcomes) std::printf("model shard %d outcome: %s %ld\n", shard, name.c_str(), n);
   if (only < 0) {
     EXPECT_EQ(ops_done, seeds * num_ops) << "every seed runs its operations";
   }
