@@ -105,10 +105,11 @@ TEST(TableTest, IterAndFoldWalkInAscendingFdOrder) {
   });
   EXPECT_EQ(folded, expected);
   // fold passes (fd, flags, acc) and threads acc through.
-  EXPECT_EQ(ep.fold(0L, [](int fd, Flags, long acc) { return acc * 1000 + fd; }),
+  // Unsigned, so that a long table wraps instead of overflowing (UB).
+  EXPECT_EQ(ep.fold(0UL, [](int fd, Flags, unsigned long acc) { return acc * 1000 + static_cast<unsigned long>(fd); }),
             [&] {
-              long acc = 0;
-              for (const auto& [fd, flags] : expected) acc = acc * 1000 + fd;
+              unsigned long acc = 0;
+              for (const auto& [fd, flags] : expected) acc = acc * 1000 + static_cast<unsigned long>(fd);
               return acc;
             }());
 }
