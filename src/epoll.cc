@@ -39,6 +39,7 @@ static_assert(Flags::in.bits() == EPOLLIN && Flags::out.bits() == EPOLLOUT &&
               Flags::hup.bits() == EPOLLHUP && Flags::et.bits() == EPOLLET &&
               Flags::oneshot.bits() == EPOLLONESHOT && Flags::rdhup.bits() == EPOLLRDHUP &&
               Flags::wakeup.bits() == EPOLLWAKEUP && Flags::exclusive.bits() == EPOLLEXCLUSIVE);
+static_assert(detail::kCtlAdd == EPOLL_CTL_ADD && detail::kCtlDel == EPOLL_CTL_DEL && detail::kCtlMod == EPOLL_CTL_MOD);
 static_assert(sizeof(detail::KernelEvent) == sizeof(epoll_event) &&
               offsetof(detail::KernelEvent, data) == offsetof(epoll_event, data) &&
               alignof(detail::KernelEvent) == alignof(epoll_event));
@@ -69,30 +70,6 @@ const char* ctl_name(int op) {
     case EPOLL_CTL_ADD: return "EPOLL_CTL_ADD";
     case EPOLL_CTL_MOD: return "EPOLL_CTL_MOD";
     default: return "EPOLL_CTL_DEL";
-  }
-}
-
-[[noreturn, gnu::cold, gnu::noinline]] void throw_exclusive_on_modify(int fd, Flags current, Flags flags) {
-  throw_errno(EINVAL, "Epoll::set: fd " + std::to_string(fd) + " is already in the epoll set with " +
-                          current.to_string() + ", and exclusive in " + flags.to_string() +
-                          " is only valid when an fd is added");
-}
-
-[[noreturn, gnu::cold, gnu::noinline]] void throw_ctl_error(int error, int op, int fd, Flags flags) {
-  std::string context = std::string("epoll_ctl(") + ctl_name(op) + ", fd " + std::to_string(fd);
-  if (op != EPOLL_CTL_DEL) context += ", " + flags.to_string();
-  throw_errno(error, context + ")");
-}
-
-// epoll_ctl(op) for `fd` with `flags` and `data.fd == fd`; throws the
-// kernel's errno. Inlined: a call frame here costs as much as the rest of
-// `set` or `remove`.
-[[gnu::always_inline]] inline void control(int epoll_fd, int op, int fd, Flags flags) {
-  epoll_event event;
-  event.events = flags.bits();
-  event.data.u64 = static_cast<std::uint32_t>(fd);  // data.fd == fd, the rest zero
-  if (detail::call(Syscall::epoll_ctl, [&] { return ::epoll_ctl(epoll_fd, op, fd, &event); }) != 0) {
-    throw_ctl_error(errno, op, fd, flags);
   }
 }
 
@@ -130,6 +107,20 @@ Error invalid_argument(std::string context) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// The system calls of the inline fast paths
+
+int detail::epoll_ctl(int epoll_fd, CtlOp op, int fd, KernelEvent* event) {
+  return detail::call(Syscall::epoll_ctl,
+                      [&] { return ::epoll_ctl(epoll_fd, op, fd, reinterpret_cast<epoll_event*>(event)); });
+}
+
+int detail::epoll_wait(int epoll_fd, KernelEvent* events, int max_events, int timeout_ms) {
+  return detail::call(Syscall::epoll_wait, [&] {
+    return ::epoll_wait(epoll_fd, reinterpret_cast<epoll_event*>(events), max_events, timeout_ms);
+  });
+}
 
 // ---------------------------------------------------------------------------
 // Error and OrError
@@ -172,6 +163,20 @@ void detail::FdBitmap::release() noexcept {
   domain_ = 0;
 }
 
+void detail::FdBitmap::mark(int fd, bool non_empty) noexcept {
+  // Level k holds one bit per word of level k - 1: climb while a word's
+  // emptiness changes.
+  std::size_t word = static_cast<unsigned>(fd) >> 6;
+  for (int level = 1; level < depth_; ++level) {
+    std::uint64_t& above = words_.get()[offset_[level] + (word >> 6)];
+    const std::uint64_t old = above;
+    const std::uint64_t bit = std::uint64_t{1} << (word & 63);
+    above = non_empty ? old | bit : old & ~bit;
+    if ((old != 0) == (above != 0)) return;
+    word >>= 6;
+  }
+}
+
 long detail::FdBitmap::check() const noexcept {
   const std::uint64_t* words = words_.get();
   for (int level = 1; level < depth_; ++level) {
@@ -212,11 +217,11 @@ OrError<Epoll> Epoll::create(int num_file_descrs, int max_ready_events) {
   if (epoll_fd < 0) return Error(errno_code(errno), "epoll_create1");
   Epoll epoll(epoll_fd, num_file_descrs, max_ready_events);  // closes epoll_fd on every return below
   // calloc leaves large blocks to fresh zero pages, touched only when used.
-  epoll.flags_.reset(static_cast<std::uint32_t*>(
+  epoll.slots_.reset(static_cast<std::uint32_t*>(
       std::calloc(static_cast<std::size_t>(std::max(num_file_descrs, 1)), sizeof(std::uint32_t))));
   epoll.events_.reset(static_cast<detail::KernelEvent*>(
       std::calloc(static_cast<std::size_t>(max_ready_events), sizeof(detail::KernelEvent))));
-  if (!epoll.flags_ || !epoll.events_ || !epoll.present_.allocate(num_file_descrs)) {
+  if (!epoll.slots_ || !epoll.events_ || !epoll.present_.allocate(num_file_descrs)) {
     return Error(errno_code(ENOMEM), "Epoll::create: cannot allocate the table for " +
                                          std::to_string(num_file_descrs) + " fds and " +
                                          std::to_string(max_ready_events) + " ready events");
@@ -230,7 +235,7 @@ Epoll::Epoll(Epoll&& other) noexcept
       max_ready_events_(other.max_ready_events_),
       num_ready_(other.num_ready_),
       size_(other.size_),
-      flags_(std::move(other.flags_)),
+      slots_(std::move(other.slots_)),
       present_(std::move(other.present_)),
       events_(std::move(other.events_)) {
   other.release();
@@ -244,7 +249,7 @@ Epoll& Epoll::operator=(Epoll&& other) noexcept {
     max_ready_events_ = other.max_ready_events_;
     num_ready_ = other.num_ready_;
     size_ = other.size_;
-    flags_ = std::move(other.flags_);
+    slots_ = std::move(other.slots_);
     present_ = std::move(other.present_);
     events_ = std::move(other.events_);
     other.release();
@@ -260,7 +265,7 @@ void Epoll::release() noexcept {
   epoll_fd_ = -1;
   num_ready_ = 0;
   size_ = 0;
-  flags_.reset();
+  slots_.reset();
   present_.release();
   events_.reset();
 }
@@ -283,10 +288,26 @@ void Epoll::throw_closed(const char* operation) {
   throw std::logic_error(std::string("Epoll::") + operation + ": the epoll set is closed");
 }
 
-void Epoll::throw_out_of_domain(int fd, const char* operation) const {
+void Epoll::throw_bad_fd(int fd, const char* operation) const {
+  if (is_closed()) throw_closed(operation);
   throw std::out_of_range(std::string("Epoll::") + operation + ": fd " + std::to_string(fd) +
                           " is outside the epoll set's domain [0, " + std::to_string(num_file_descrs_) + ")");
 }
+
+void Epoll::throw_exclusive_on_modify(int fd, Flags flags) const {
+  throw_errno(EINVAL, "Epoll::set: fd " + std::to_string(fd) + " is already in the epoll set with " +
+                          from_slot(slots_[static_cast<std::size_t>(fd)]).to_string() + ", and exclusive in " +
+                          flags.to_string() + " is only valid when an fd is added");
+}
+
+void Epoll::throw_ctl_error(detail::CtlOp op, int fd, Flags flags) {
+  const int error = errno;
+  std::string context = std::string("epoll_ctl(") + ctl_name(op) + ", fd " + std::to_string(fd);
+  if (op != detail::kCtlDel) context += ", " + flags.to_string();
+  throw_errno(error, context + ")");
+}
+
+
 
 // ---------------------------------------------------------------------------
 // The table
@@ -296,53 +317,15 @@ Flags Epoll::find_exn(int fd) const {
   throw std::out_of_range("fd " + std::to_string(fd) + " is not in the epoll set");
 }
 
-void Epoll::set(int fd, Flags flags) {
-  check_fd(fd, "set");
-  std::uint32_t& slot = flags_[static_cast<std::size_t>(fd)];
-  if (present_.contains(fd)) {
-    if (flags.do_intersect(Flags::exclusive)) throw_exclusive_on_modify(fd, Flags::of_bits(slot), flags);
-    // A MOD re-arms et and oneshot entries; for others it would change nothing.
-    if (slot == flags.bits() && !flags.do_intersect(Flags::et + Flags::oneshot)) return;
-    control(epoll_fd_, EPOLL_CTL_MOD, fd, flags);
-  } else {
-    control(epoll_fd_, EPOLL_CTL_ADD, fd, flags);
-    present_.insert(fd);
-    ++size_;
-  }
-  slot = flags.bits();
-}
-
-void Epoll::remove(int fd) {
-  check_fd(fd, "remove");
-  if (!present_.contains(fd)) return;
-  // The entry leaves the table first: if DEL fails the fd was closed, and
-  // the kernel has already dropped it.
-  present_.erase(fd);
-  --size_;
-  control(epoll_fd_, EPOLL_CTL_DEL, fd, Flags::none);
-}
-
 // ---------------------------------------------------------------------------
 // Waiting
 
-Epoll::WaitResult Epoll::wait(Timeout timeout) {
-  // The common case, a poll or an unbounded wait, on a lean path: no clock,
-  // no deadline, and EINTR simply retries with the same arguments.
-  if (timeout.kind_ == Timeout::Kind::immediately || timeout.kind_ == Timeout::Kind::never) {
-    check_open("wait");
-    const int millis = timeout.kind_ == Timeout::Kind::never ? -1 : 0;
-    for (;;) {
-      const int n = detail::call(Syscall::epoll_wait, [&] {
-        return ::epoll_wait(epoll_fd_, reinterpret_cast<epoll_event*>(events_.get()), max_ready_events_, millis);
-      });
-      if (n >= 0) {
-        num_ready_ = n;
-        return n > 0 ? WaitResult::ok : WaitResult::timeout;
-      }
-      num_ready_ = 0;
-      if (errno != EINTR) throw_wait_error(errno, epoll_fd_, max_ready_events_);
-    }
-  }
+Epoll::WaitResult Epoll::wait_failed(Timeout timeout) {
+  const int error = errno;
+  num_ready_ = 0;
+  if (error != EINTR) throw_wait_error(error, epoll_fd_, max_ready_events_);
+  // A signal: the careful loop goes on waiting (an untimed wait has no time
+  // to account for).
   return wait_with(timeout, nullptr);
 }
 
@@ -432,6 +415,13 @@ void Epoll::invariant() const {
   if (members < 0) fail("the membership bitmap is inconsistent (an upper-level bit disagrees with its word)");
   if (static_cast<std::size_t>(members) != size_) {
     fail("size is " + std::to_string(size_) + " but the table holds " + std::to_string(members) + " fds");
+  }
+  for (int fd = 0; fd < num_file_descrs_; ++fd) {
+    const bool has_slot = slots_[static_cast<std::size_t>(fd)] != kAbsent;
+    if (has_slot != present_.contains(fd)) {
+      fail("fd " + std::to_string(fd) + (has_slot ? " has flags but is not" : " has no flags but is") +
+           " in the membership bitmap");
+    }
   }
 }
 

@@ -67,6 +67,14 @@
 #include <utility>
 #include <variant>
 
+// The fast paths (set, remove, wait) are inlined into their callers: a call
+// frame costs as much as all the rest of their work.
+#if defined(__GNUC__)
+#define LINUX_EXT_HOT [[gnu::always_inline]] inline
+#else
+#define LINUX_EXT_HOT inline
+#endif
+
 namespace linux_ext {
 
 // Error
@@ -169,6 +177,16 @@ __attribute__((packed))
 #endif
 ;
 
+// The operations of epoll_ctl(2), with the kernel's values (EPOLL_CTL_*).
+enum CtlOp : int { kCtlAdd = 1, kCtlDel = 2, kCtlMod = 3 };
+
+// epoll_ctl(2) and epoll_wait(2), defined in src/epoll.cc behind its
+// system-call seam. The fast paths of `Epoll`, inline below, call them so
+// that a call costs what a direct system call costs; they return -1 and
+// leave errno set on failure.
+int epoll_ctl(int epoll_fd, CtlOp op, int fd, KernelEvent* event);
+int epoll_wait(int epoll_fd, KernelEvent* events, int max_events, int timeout_ms);
+
 // FdBitmap
 //
 // The set of fds present in the table: a hierarchy of 64-bit words, one bit
@@ -187,28 +205,38 @@ class FdBitmap {
   // Frees the memory; the set becomes an empty set over an empty domain.
   void release() noexcept;
 
+  // The domain: 0 once released.
+  int domain() const noexcept { return domain_; }
   bool contains(int fd) const noexcept {
     return (words_.get()[fd >> 6] >> (fd & 63)) & 1U;
   }
+  // Adds `fd`.
   void insert(int fd) noexcept {
-    std::size_t i = static_cast<std::size_t>(fd);
-    for (int level = 0; level < depth_; ++level) {
-      std::uint64_t& word = words_.get()[offset_[level] + (i >> 6)];
-      const bool was_empty = word == 0;
-      word |= std::uint64_t{1} << (i & 63);
-      if (!was_empty) return;
-      i >>= 6;
-    }
+    if (insert_bit(fd)) mark(fd, true);
   }
+  // Removes `fd`.
   void erase(int fd) noexcept {
-    std::size_t i = static_cast<std::size_t>(fd);
-    for (int level = 0; level < depth_; ++level) {
-      std::uint64_t& word = words_.get()[offset_[level] + (i >> 6)];
-      word &= ~(std::uint64_t{1} << (i & 63));
-      if (word != 0) return;
-      i >>= 6;
-    }
+    if (erase_bit(fd)) mark(fd, false);
   }
+  // `insert` in two steps, for callers that keep the rare second one out of
+  // their fast path: sets fd's bit at the bottom and returns true when its
+  // word was empty, in which case `mark(fd, true)` must follow.
+  bool insert_bit(int fd) noexcept {
+    std::uint64_t& word = words_.get()[static_cast<unsigned>(fd) >> 6];
+    const std::uint64_t old = word;
+    word = old | (std::uint64_t{1} << (fd & 63));
+    return old == 0;
+  }
+  // `erase` in two steps: returns true when fd's word turned empty, in
+  // which case `mark(fd, false)` must follow.
+  bool erase_bit(int fd) noexcept {
+    std::uint64_t& word = words_.get()[static_cast<unsigned>(fd) >> 6];
+    word &= ~(std::uint64_t{1} << (fd & 63));
+    return word == 0;
+  }
+  // Records in the levels above the bottom that fd's word turned non-empty
+  // (or empty).
+  void mark(int fd, bool non_empty) noexcept;
   // The smallest member that is >= `from` (with `from >= 0`), or -1.
   int next(int from) const noexcept {
     if (from >= domain_) return -1;
@@ -242,6 +270,7 @@ class FdBitmap {
   long check() const noexcept;
 
  private:
+
   // Levels needed for 2^31 fds: 64^6 > 2^31.
   static constexpr int kMaxDepth = 6;
 
@@ -493,8 +522,9 @@ class Epoll {
   // is outside `[0, num_file_descrs)`.
   std::optional<Flags> find(int fd) const {
     check_fd(fd, "find");
-    if (!present_.contains(fd)) return std::nullopt;
-    return Flags::of_bits(flags_[static_cast<std::size_t>(fd)]);
+    const std::uint32_t slot = slots_[static_cast<std::size_t>(fd)];
+    if (slot == kAbsent) return std::nullopt;
+    return from_slot(slot);
   }
   // As `find`, but throws `std::out_of_range` ("fd 7 is not in the epoll
   // set") when `fd` is not in the set.
@@ -514,7 +544,22 @@ class Epoll {
   // `exclusive` throws `std::system_error(EINVAL)` and changes nothing.
   // Throws `std::out_of_range` for an fd outside the domain, before any
   // system call. No allocation but on error.
-  void set(int fd, Flags flags);
+  LINUX_EXT_HOT void set(int fd, Flags flags) {
+    check_fd(fd, "set");
+    const std::uint32_t old = slots_[static_cast<unsigned>(fd)];
+    if (old == kAbsent) {
+      kernel_change(detail::kCtlAdd, fd, flags);
+      slots_[static_cast<unsigned>(fd)] = to_slot(flags);
+      ++size_;
+      if (present_.insert_bit(fd)) present_.mark(fd, true);
+      return;
+    }
+    if (flags.do_intersect(Flags::exclusive)) throw_exclusive_on_modify(fd, flags);
+    // A MOD re-arms et and oneshot entries; for others it changes nothing.
+    if (old == to_slot(flags) && !flags.do_intersect(Flags::et + Flags::oneshot)) return;
+    kernel_change(detail::kCtlMod, fd, flags);
+    slots_[static_cast<unsigned>(fd)] = to_slot(flags);
+  }
 
   // remove fd
   //
@@ -523,7 +568,17 @@ class Epoll {
   // was closed, and the kernel has already forgotten it) this throws
   // `std::system_error` and the entry stays removed. Throws
   // `std::out_of_range` for an fd outside the domain.
-  void remove(int fd);
+  LINUX_EXT_HOT void remove(int fd) {
+    check_fd(fd, "remove");
+    std::uint32_t& slot = slots_[static_cast<unsigned>(fd)];
+    if (slot == kAbsent) return;
+    // The entry leaves the table first: if DEL fails the fd was closed, and
+    // the kernel has already dropped it.
+    slot = kAbsent;
+    --size_;
+    if (present_.erase_bit(fd)) present_.mark(fd, false);
+    kernel_change(detail::kCtlDel, fd, Flags::none);
+  }
 
   // Calls `f(fd, flags)` for every fd in the set, in ascending fd order.
   // Costs what the set holds, not the domain. `f` may change the table:
@@ -532,7 +587,7 @@ class Epoll {
   void iter(F&& f) const {
     check_open("iter");
     for (int fd = present_.next(0); fd >= 0; fd = present_.next(fd + 1)) {
-      f(fd, Flags::of_bits(flags_[static_cast<std::size_t>(fd)]));
+      f(fd, from_slot(slots_[static_cast<std::size_t>(fd)]));
     }
   }
   // `acc = f(fd, flags, acc)` over the set in ascending fd order, starting
@@ -560,7 +615,20 @@ class Epoll {
   // failure throws `std::system_error` with the ready set empty. One system
   // call when nothing interrupts it; the clock is read only for a timed
   // wait. No allocation.
-  WaitResult wait(Timeout timeout);
+  LINUX_EXT_HOT WaitResult wait(Timeout timeout) {
+    // A poll or an unbounded wait is one system call, inline; the kind is
+    // known at compile time where the Timeout is made at the call site.
+    if (timeout.kind_ <= Timeout::Kind::immediately && !is_closed()) {
+      const int n = detail::epoll_wait(epoll_fd_, events_.get(), max_ready_events_,
+                                       timeout.kind_ == Timeout::Kind::never ? -1 : 0);
+      if (n >= 0) {
+        num_ready_ = n;
+        return n == 0 ? WaitResult::timeout : WaitResult::ok;
+      }
+      return wait_failed(timeout);
+    }
+    return wait_with(timeout, nullptr);
+  }
   // Same as `wait(Timeout::after(span))`.
   WaitResult wait_timeout_after(std::chrono::nanoseconds span) {
     return wait(Timeout::after(span));
@@ -576,9 +644,10 @@ class Epoll {
   // table; the walk goes on over the events of that `wait`. No allocation.
   template <class F>
   void iter_ready(F&& f) const {
-    check_open("iter_ready");
-    const detail::KernelEvent* events = events_.get();
     const int n = num_ready_;
+    // A closed set has no ready events, so only an empty walk must check.
+    if (n == 0) check_open("iter_ready");
+    const detail::KernelEvent* events = events_.get();
     for (int i = 0; i < n; ++i) f(events[i].data.fd, Flags::of_bits(events[i].events));
   }
   // `acc = f(acc, fd, flags)` over the ready set, in the order of
@@ -592,7 +661,7 @@ class Epoll {
   int num_ready() const noexcept { return num_ready_; }
   // The ready set as a range of `ReadyEvent`, in the order of `iter_ready`.
   ReadyRange ready() const {
-    check_open("ready");
+    if (num_ready_ == 0) check_open("ready");  // as in iter_ready
     return ReadyRange(events_.get(), num_ready_);
   }
   // Empties the ready set (Core's `Expert.clear_ready`); does nothing when
@@ -611,21 +680,45 @@ class Epoll {
   static ReadyEvent to_ready(const detail::KernelEvent& event) noexcept {
     return ReadyEvent{event.data.fd, Flags::of_bits(event.events)};
   }
+  // A table slot holds the complement of an fd's flags, so that the zero
+  // pages `calloc` hands out read as absent. No entry can hold all 32 bits:
+  // the kernel refuses `exclusive` with `oneshot`.
+  static constexpr std::uint32_t kAbsent = 0;
+  static constexpr std::uint32_t to_slot(Flags flags) noexcept { return ~flags.bits(); }
+  static constexpr Flags from_slot(std::uint32_t slot) noexcept { return Flags::of_bits(~slot); }
+
   // Throws `std::logic_error` when closed; `operation` names the caller.
   void check_open(const char* operation) const {
     if (is_closed()) throw_closed(operation);
   }
-  // Throws as `check_open`, then `std::out_of_range` when `fd` is outside
-  // the domain.
+  // Throws `std::logic_error` when closed, `std::out_of_range` when `fd` is
+  // outside the domain. One comparison: a closed set's domain is empty.
   void check_fd(int fd, const char* operation) const {
-    check_open(operation);
-    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(num_file_descrs_)) {
-      throw_out_of_domain(fd, operation);
-    }
+    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(present_.domain())) throw_bad_fd(fd, operation);
   }
   [[noreturn]] static void throw_closed(const char* operation);
-  [[noreturn]] void throw_out_of_domain(int fd, const char* operation) const;
-  // One epoll_wait/epoll_pwait/epoll_pwait2 loop behind `wait` and `pwait`.
+  [[noreturn]] void throw_bad_fd(int fd, const char* operation) const;
+  [[noreturn]] void throw_exclusive_on_modify(int fd, Flags flags) const;
+  // epoll_ctl of `fd` with `flags` and `data.fd == fd`; throws the kernel's
+  // errno.
+  LINUX_EXT_HOT void kernel_change(detail::CtlOp op, int fd, Flags flags) const {
+    detail::KernelEvent event;
+    event.events = flags.bits();
+    // data.fd == fd and the rest zero, in one store.
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    event.data.u64 = std::uint64_t{static_cast<std::uint32_t>(fd)} << 32;
+#else
+    event.data.u64 = static_cast<std::uint32_t>(fd);
+#endif
+    if (detail::epoll_ctl(epoll_fd_, op, fd, &event) != 0) throw_ctl_error(op, fd, flags);
+  }
+  // Throws the errno of a failed epoll_ctl.
+  [[noreturn]] static void throw_ctl_error(detail::CtlOp op, int fd, Flags flags);
+  // After the inline epoll_wait of `wait` failed: retries on EINTR, throws
+  // otherwise.
+  WaitResult wait_failed(Timeout timeout);
+  // The whole wait loop behind `pwait` and timed `wait`s: deadlines,
+  // epoll_pwait2 and its fallback, EINTR.
   WaitResult wait_with(Timeout timeout, const sigset_t* mask);
   // Releases everything; the object is then closed.
   void release() noexcept;
@@ -635,8 +728,9 @@ class Epoll {
   int max_ready_events_ = 0;
   int num_ready_ = 0;
   std::size_t size_ = 0;
-  // flags_[fd] is meaningful only where present_ holds fd.
-  std::unique_ptr<std::uint32_t[], detail::FreeDeleter> flags_;
+  // slots_[fd]: `to_slot` of fd's flags, or kAbsent.
+  std::unique_ptr<std::uint32_t[], detail::FreeDeleter> slots_;
+  // The fds whose slot is not kAbsent, for walking the table in order.
   detail::FdBitmap present_;
   std::unique_ptr<detail::KernelEvent[], detail::FreeDeleter> events_;
 };
