@@ -31,9 +31,14 @@ expect() {
 # is waiting, and wants it to exit 0 having said which signal stopped it.
 shutdown_by() {
   local signal=$1 mode=$2
-  # Bounded: timeout passes the signal on, and kills the program after 20 s.
-  timeout 20 "$program" "$mode" >"$out" 2>&1 &
+  # Started directly, so that the signal goes to the program itself and not
+  # through a wrapper that forwards it to its whole process group; a
+  # watchdog kills it after 20 s.
+  "$program" "$mode" >"$out" 2>&1 &
   local pid=$!
+  (exec >/dev/null 2>&1
+   for _ in $(seq 200); do kill -0 "$pid" || exit 0; sleep 0.1; done
+   kill -KILL "$pid") &
   for _ in $(seq 100); do
     grep -q '^waiting$' "$out" && break
     sleep 0.1
