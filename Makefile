@@ -83,8 +83,14 @@ VALGRIND_MODEL_SEEDS ?= 1
 VALGRIND_FLAGS := --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible \
                   --errors-for-leak-kinds=definite,indirect,possible --track-fds=no -q
 # Not run under valgrind: load_test, whose 9 000 connections would take an
-# hour there (it runs natively and under the sanitizers).
-VALGRIND_SKIP := load_test
+# hour there, and alloc_test, whose replaced operator new valgrind replaces
+# in turn (so it would count nothing, and its delete looks mismatched). Both
+# run natively and under the sanitizers.
+VALGRIND_SKIP := load_test|alloc_test
+# Valgrind refuses to lower RLIMIT_NOFILE below the fds it keeps for itself,
+# so the test that runs a child out of fds cannot set up there (the EMFILE
+# path runs under valgrind through fault_injection_test instead).
+VALGRIND_GTEST_FILTER := -CreateTest.ReturnsTheErrnoOfEpollCreate1
 
 .PHONY: test-asan test-valgrind fuzz
 
@@ -99,11 +105,11 @@ test-valgrind: build
 	$(call ensure_packages,$(VALGRIND_PACKAGES))
 	@cd $(BUILD) && find tests -maxdepth 1 -type f -perm -u+x -name '*_test' | sort \
 	  | grep -v -x -E 'tests/($(VALGRIND_SKIP))' \
-	  | sed 's|$$| --gtest_brief=1|' \
+	  | sed 's|$$| --gtest_brief=1 --gtest_filter=$(VALGRIND_GTEST_FILTER)|' \
 	  | { cat; for t in $$(ls fuzz | sed -n 's/_replay$$//p'); do echo "fuzz/$${t}_replay $(CURDIR)/fuzz/corpus/$$t"; done; } \
 	  | MODEL_SEEDS=$(VALGRIND_MODEL_SEEDS) xargs -P $(JOBS) -I{} sh -c \
 	    'log=$$(mktemp); if valgrind $(VALGRIND_FLAGS) {} >$$log 2>&1; then echo "valgrind clean: {}"; rm -f $$log; \
-	     else echo "valgrind FAILED: {}"; cat $$log; rm -f $$log; exit 255; fi'
+	     else echo "valgrind FAILED: {}"; cat $$log; rm -f $$log; exit 1; fi'
 
 fuzz:
 	$(call ensure_packages,$(FUZZ_PACKAGES))
