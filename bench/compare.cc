@@ -146,15 +146,21 @@ struct Column {
   std::vector<Samples> results;
 };
 
-// One markdown table: a row per library, a column per workload, each cell
-// a median and its ratio to raw epoll in the same column.
-void print_table(const char* title, const char* unit, const Backends& backends, const std::vector<Column>& columns,
-                 bool setup, double scale, int decimals) {
-  std::printf("\n### %s\n\n%s, median (ratio to raw epoll)\n\n| library |", title, unit);
+// Prints a table's heading, its description and its header rows: one
+// column for the library, then one per column.
+void print_header(const char* title, const char* description, const std::vector<Column>& columns) {
+  std::printf("\n### %s\n\n%s\n\n| library |", title, description);
   for (const Column& c : columns) std::printf(" %s |", c.label.c_str());
   std::printf("\n| --- |");
   for (std::size_t i = 0; i < columns.size(); ++i) std::printf(" ---: |");
   std::printf("\n");
+}
+
+// One markdown table: a row per library, a column per workload, each cell
+// a median and its ratio to raw epoll in the same column.
+void print_table(const char* title, const char* unit, const Backends& backends, const std::vector<Column>& columns,
+                 bool setup, double scale, int decimals) {
+  print_header(title, (std::string(unit) + ", median (ratio to raw epoll)").c_str(), columns);
   for (std::size_t b = 0; b < backends.size(); ++b) {
     std::printf("| %s |", backends[b]->name());
     for (const Column& c : columns) {
@@ -168,12 +174,8 @@ void print_table(const char* title, const char* unit, const Backends& backends, 
 }
 
 void print_allocations(const Backends& backends, const std::vector<Column>& columns) {
-  std::printf("\n### Allocations per step after setup\n\nmalloc/calloc/realloc calls (operator new included) "
-              "during the timed steps, per step\n\n| library |");
-  for (const Column& c : columns) std::printf(" %s |", c.label.c_str());
-  std::printf("\n| --- |");
-  for (std::size_t i = 0; i < columns.size(); ++i) std::printf(" ---: |");
-  std::printf("\n");
+  print_header("Allocations per step after setup",
+               "malloc/calloc/realloc calls (operator new included) during the timed steps, per step", columns);
   for (std::size_t b = 0; b < backends.size(); ++b) {
     std::printf("| %s |", backends[b]->name());
     for (const Column& c : columns) {
