@@ -471,7 +471,7 @@ class Epoll {
   // `[0, num_file_descrs)` and whose `wait` returns at most
   // `max_ready_events` events, and allocates everything the `Epoll` will
   // ever need. The table's pages are zeroed lazily by the system, so a large
-  // domain is cheap until used; it costs about 4.2 bytes per fd slot and
+  // domain is cheap until used; it costs about 4.1 bytes per fd slot and
   // 12 bytes per ready event.
   //
   // Errors are returned, never thrown: `std::errc::invalid_argument` for
