@@ -163,10 +163,10 @@ void detail::FdBitmap::release() noexcept {
   domain_ = 0;
 }
 
-void detail::FdBitmap::mark(int fd, bool non_empty) noexcept {
+void detail::FdBitmap::mark(unsigned fd, bool non_empty) noexcept {
   // Level k holds one bit per word of level k - 1: climb while a word's
   // emptiness changes.
-  std::size_t word = static_cast<unsigned>(fd) >> 6;
+  std::size_t word = fd >> 6;
   for (int level = 1; level < depth_; ++level) {
     std::uint64_t& above = words_.get()[offset_[level] + (word >> 6)];
     const std::uint64_t old = above;

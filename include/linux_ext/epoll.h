@@ -210,33 +210,25 @@ class FdBitmap {
   bool contains(int fd) const noexcept {
     return (words_.get()[fd >> 6] >> (fd & 63)) & 1U;
   }
-  // Adds `fd`.
-  void insert(int fd) noexcept {
-    if (insert_bit(fd)) mark(fd, true);
-  }
-  // Removes `fd`.
-  void erase(int fd) noexcept {
-    if (erase_bit(fd)) mark(fd, false);
-  }
-  // `insert` in two steps, for callers that keep the rare second one out of
-  // their fast path: sets fd's bit at the bottom and returns true when its
-  // word was empty, in which case `mark(fd, true)` must follow.
-  bool insert_bit(int fd) noexcept {
-    std::uint64_t& word = words_.get()[static_cast<unsigned>(fd) >> 6];
+  // Sets fd's bit at the bottom; returns true when its word was empty, in
+  // which case `mark(fd, true)` must follow. Two steps, so that callers keep
+  // the rare second one out of their fast path.
+  bool insert_bit(unsigned fd) noexcept {
+    std::uint64_t& word = words_.get()[fd >> 6];
     const std::uint64_t old = word;
     word = old | (std::uint64_t{1} << (fd & 63));
     return old == 0;
   }
-  // `erase` in two steps: returns true when fd's word turned empty, in
-  // which case `mark(fd, false)` must follow.
-  bool erase_bit(int fd) noexcept {
-    std::uint64_t& word = words_.get()[static_cast<unsigned>(fd) >> 6];
+  // Clears fd's bit at the bottom; returns true when its word turned empty,
+  // in which case `mark(fd, false)` must follow.
+  bool erase_bit(unsigned fd) noexcept {
+    std::uint64_t& word = words_.get()[fd >> 6];
     word &= ~(std::uint64_t{1} << (fd & 63));
     return word == 0;
   }
   // Records in the levels above the bottom that fd's word turned non-empty
   // (or empty).
-  void mark(int fd, bool non_empty) noexcept;
+  void mark(unsigned fd, bool non_empty) noexcept;
   // The smallest member that is >= `from` (with `from >= 0`), or -1.
   int next(int from) const noexcept {
     if (from >= domain_) return -1;
@@ -546,19 +538,20 @@ class Epoll {
   // system call. No allocation but on error.
   LINUX_EXT_HOT void set(int fd, Flags flags) {
     check_fd(fd, "set");
-    const std::uint32_t old = slots_[static_cast<unsigned>(fd)];
+    const unsigned i = static_cast<unsigned>(fd);
+    const std::uint32_t old = slots_[i];
     if (old == kAbsent) {
       kernel_change(detail::kCtlAdd, fd, flags);
-      slots_[static_cast<unsigned>(fd)] = to_slot(flags);
+      slots_[i] = to_slot(flags);
       ++size_;
-      if (present_.insert_bit(fd)) present_.mark(fd, true);
+      if (present_.insert_bit(i)) present_.mark(i, true);
       return;
     }
     if (flags.do_intersect(Flags::exclusive)) throw_exclusive_on_modify(fd, flags);
     // A MOD re-arms et and oneshot entries; for others it changes nothing.
     if (old == to_slot(flags) && !flags.do_intersect(Flags::et + Flags::oneshot)) return;
     kernel_change(detail::kCtlMod, fd, flags);
-    slots_[static_cast<unsigned>(fd)] = to_slot(flags);
+    slots_[i] = to_slot(flags);
   }
 
   // remove fd
@@ -760,5 +753,7 @@ std::ostream& operator<<(std::ostream& out, Epoll::Flags flags);
 std::ostream& operator<<(std::ostream& out, const Epoll& epoll);
 
 }  // namespace linux_ext
+
+#undef LINUX_EXT_HOT
 
 #endif  // LINUX_EXT_EPOLL_H_
