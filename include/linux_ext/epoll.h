@@ -563,13 +563,13 @@ class Epoll {
   // `std::out_of_range` for an fd outside the domain.
   LINUX_EXT_HOT void remove(int fd) {
     check_fd(fd, "remove");
-    std::uint32_t& slot = slots_[static_cast<unsigned>(fd)];
-    if (slot == kAbsent) return;
+    const unsigned i = static_cast<unsigned>(fd);
+    if (slots_[i] == kAbsent) return;
     // The entry leaves the table first: if DEL fails the fd was closed, and
     // the kernel has already dropped it.
-    slot = kAbsent;
+    slots_[i] = kAbsent;
     --size_;
-    if (present_.erase_bit(fd)) present_.mark(fd, false);
+    if (present_.erase_bit(i)) present_.mark(i, false);
     kernel_change(detail::kCtlDel, fd, Flags::none);
   }
 
