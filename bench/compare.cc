@@ -365,7 +365,7 @@ int main(int argc, char** argv) {
       if (std::strcmp(argv[i], "--quick") == 0) quick = true;
       if (std::strcmp(argv[i], "--data") == 0 && i + 1 < argc) data_dir = argv[++i];
     }
-    const bench::Settings full{21, {100, 1000, 9000}, 5, 2000, 5, 20, 100};
+    const bench::Settings full{41, {100, 1000, 9000}, 10, 2000, 5, 20, 100};
     const bench::Settings fast{5, {100, 1000}, 2, 500, 2, 5, 20};
     bench::run_tables(quick ? fast : full, data_dir);
     return 0;

@@ -66,13 +66,19 @@ echo "## Deterministic figures"
 "$here/callgrind.sh" "$build" $quick
 
 progress "PING server under redis-benchmark"
-requests=100000 rounds=5
+requests=100000 rounds=6
 [ -n "$quick" ] && requests=20000 rounds=1
+# Server and client on separate CPUs where there are two, so that neither
+# steals the other's time slices.
+server_pin="" client_pin=""
+if [ -n "$pin" ]; then
+  server_pin="$pin" client_pin="taskset -c 0-$(($(nproc) - 2))"
+fi
 # rps MODE: requests per second of ping_server (MODE: --raw or empty).
 rps() {
   local out="$data/server.out"
   : > "$out"
-  "$build/bench/ping_server" $1 --seconds 120 > "$out" &
+  $server_pin "$build/bench/ping_server" $1 --seconds 120 > "$out" &
   server_pid=$!
   local port=""
   for _ in $(seq 100); do
@@ -80,16 +86,22 @@ rps() {
     [ -n "$port" ] && break
     sleep 0.05
   done
-  timeout 120 redis-benchmark -h 127.0.0.1 -p "$port" -t ping_inline -n "$requests" -c 50 -q 2>/dev/null |
+  timeout 120 $client_pin redis-benchmark -h 127.0.0.1 -p "$port" -t ping_inline -n "$requests" -c 50 -q 2>/dev/null |
     tr '\r' '\n' | sed -n 's/^PING_INLINE: \([0-9.]*\) requests per second.*/\1/p' | tail -1
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
 }
 raw_rps=() wrapped_rps=()
-for _ in $(seq "$rounds"); do
-  raw_rps+=("$(rps --raw)")
-  wrapped_rps+=("$(rps "")")
+# Interleaved, the first of each round alternating.
+for round in $(seq "$rounds"); do
+  if [ $((round % 2)) = 1 ]; then
+    raw_rps+=("$(rps --raw)")
+    wrapped_rps+=("$(rps "")")
+  else
+    wrapped_rps+=("$(rps "")")
+    raw_rps+=("$(rps --raw)")
+  fi
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 raw_median=$(median "${raw_rps[@]}") wrapped_median=$(median "${wrapped_rps[@]}")
@@ -98,8 +110,9 @@ cat <<PING
 ## A real client: redis-benchmark against a PING server
 
 \`redis-benchmark -t ping_inline -n $requests -c 50 -q\` on loopback against \`bench/ping_server\` (one thread), on
-raw epoll (\`--raw\`) and on linux_ext::Epoll, $rounds round(s) each, interleaved. Requests per second, median.
-Client and server share the machine's CPUs, so this measures the whole path, of which the wrapper is a tiny part.
+raw epoll (\`--raw\`) and on linux_ext::Epoll, $rounds round(s) each, interleaved with the first of each round
+alternating. Requests per second, median. ${server_pin:+The server runs on its own CPU (\`$server_pin\`), the client on the others (\`$client_pin\`). }This
+measures the whole path through the kernel's loopback, of which the wrapper is a tiny part.
 
 | server | requests/s (median) | all rounds | ratio to raw |
 | --- | ---: | --- | ---: |
