@@ -93,13 +93,12 @@ int to_millis_rounded_up(std::int64_t span_ns) {
   return static_cast<int>(std::min<std::int64_t>(millis, INT_MAX));
 }
 
-std::string describe(const char* call, int epoll_fd, int max_events) {
-  return std::string(call) + "(epoll fd " + std::to_string(epoll_fd) + ", max_ready_events " +
-         std::to_string(max_events) + ")";
-}
-
-[[noreturn, gnu::cold, gnu::noinline]] void throw_wait_error(int error, int epoll_fd, int max_events) {
-  throw_errno(error, describe("epoll_wait", epoll_fd, max_events));
+// Throws `error`, the errno of a failed wait through `call` (epoll_wait,
+// epoll_pwait or epoll_pwait2).
+[[noreturn, gnu::cold, gnu::noinline]] void throw_wait_error(int error, const char* call, int epoll_fd,
+                                                             int max_events) {
+  throw_errno(error, std::string(call) + "(epoll fd " + std::to_string(epoll_fd) + ", max_ready_events " +
+                         std::to_string(max_events) + ")");
 }
 
 Error invalid_argument(std::string context) {
@@ -323,7 +322,7 @@ Flags Epoll::find_exn(int fd) const {
 Epoll::WaitResult Epoll::wait_failed(Timeout timeout) {
   const int error = errno;
   num_ready_ = 0;
-  if (error != EINTR) throw_wait_error(error, epoll_fd_, max_ready_events_);
+  if (error != EINTR) throw_wait_error(error, "epoll_wait", epoll_fd_, max_ready_events_);
   // A signal: the careful loop goes on waiting (an untimed wait has no time
   // to account for).
   return wait_with(timeout, nullptr);
@@ -370,8 +369,7 @@ Epoll::WaitResult Epoll::wait_with(Timeout timeout, const sigset_t* mask) {
         clamped = millis == INT_MAX && left_ns > std::int64_t{INT_MAX} * kNanosPerMilli;
       }
       n = mask == nullptr
-              ? detail::call(Syscall::epoll_wait,
-                             [&] { return ::epoll_wait(epoll_fd_, events, max_ready_events_, millis); })
+              ? detail::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, millis)
               : detail::call(Syscall::epoll_pwait, [&] {
                   return ::epoll_pwait(epoll_fd_, events, max_ready_events_, millis, mask);
                 });
@@ -383,8 +381,8 @@ Epoll::WaitResult Epoll::wait_with(Timeout timeout, const sigset_t* mask) {
     num_ready_ = 0;
     if (n < 0) {
       if (errno != EINTR) {
-        throw_errno(errno, describe(precise ? "epoll_pwait2" : mask != nullptr ? "epoll_pwait" : "epoll_wait",
-                                    epoll_fd_, max_ready_events_));
+        throw_wait_error(errno, precise ? "epoll_pwait2" : mask != nullptr ? "epoll_pwait" : "epoll_wait", epoll_fd_,
+                         max_ready_events_);
       }
       if (mask != nullptr) return WaitResult::interrupted;
     } else if (!clamped) {
