@@ -535,7 +535,9 @@ class Epoll {
   // when `fd` is added: `set` on an fd already in the set with flags holding
   // `exclusive` throws `std::system_error(EINVAL)` and changes nothing.
   // Throws `std::out_of_range` for an fd outside the domain, before any
-  // system call. No allocation but on error.
+  // system call. Assumes `fd` stays open while it is in the set: `remove`
+  // it before closing it. Inline, one system call at most, no allocation but
+  // on error.
   LINUX_EXT_HOT void set(int fd, Flags flags) {
     check_fd(fd, "set");
     const unsigned i = static_cast<unsigned>(fd);
