@@ -81,8 +81,10 @@ int close_fd(int fd) noexcept {
 }
 
 std::int64_t monotonic_now_ns() {
-  timespec now;
-  detail::call(Syscall::clock_gettime, [&] { return ::clock_gettime(CLOCK_MONOTONIC, &now); });
+  timespec now{};
+  if (detail::call(Syscall::clock_gettime, [&] { return ::clock_gettime(CLOCK_MONOTONIC, &now); }) != 0) {
+    throw_errno(errno, "clock_gettime(CLOCK_MONOTONIC)");
+  }
   return std::int64_t{now.tv_sec} * kNanosPerSecond + now.tv_nsec;
 }
 
@@ -332,6 +334,7 @@ Epoll::WaitResult Epoll::pwait(Timeout timeout, const sigset_t& mask) { return w
 
 Epoll::WaitResult Epoll::wait_with(Timeout timeout, const sigset_t* mask) {
   check_open(mask == nullptr ? "wait" : "pwait");
+  num_ready_ = 0;  // the events of an earlier wait are gone, whatever happens now
   auto* const events = reinterpret_cast<epoll_event*>(events_.get());
   const bool timed = timeout.kind_ == Timeout::Kind::millis || timeout.kind_ == Timeout::Kind::nanos;
   // The clock is read only when a signal could cut a timed wait short, to

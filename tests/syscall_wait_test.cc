@@ -131,6 +131,9 @@ TEST_F(SyscallWaitTest, OtherFailuresThrowWithTheReadySetEmpty) {
       {Syscall::epoll_pwait, EBADF, [&] { return ep_.pwait(Timeout::never(), mask); }},
       {Syscall::epoll_pwait2, EBADF, [&] { return ep_.wait(Timeout::after_precise(1s)); }},
       {Syscall::epoll_pwait2, EINVAL, [&] { return ep_.pwait(Timeout::after_precise(1s), mask); }},
+      // A timed wait reads the clock first, for its deadline.
+      {Syscall::clock_gettime, EINVAL, [&] { return ep_.wait(Timeout::after(1s)); }},
+      {Syscall::clock_gettime, EFAULT, [&] { return ep_.pwait(Timeout::after_precise(1s), mask); }},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(testing::name(c.call)) + " failing with " + std::to_string(c.error));
