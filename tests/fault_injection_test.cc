@@ -202,6 +202,13 @@ const WaitCase kWaitCases[] = {
     {"PwaitPrecise", Syscall::epoll_pwait2, true, true},
 };
 
+// An Epoll of 64 fds and 8 ready events watching `fd` for in.
+Epoll epoll_watching(const Fd& fd) {
+  Epoll ep = Epoll::create(64, 8).value();
+  ep.set(fd.get(), Flags::in);
+  return ep;
+}
+
 Epoll::WaitResult do_wait(Epoll& ep, const WaitCase& c, std::chrono::nanoseconds span) {
   const Timeout timeout = c.precise ? Timeout::after_precise(span) : Timeout::after(span);
   if (!c.use_pwait) return ep.wait(timeout);
@@ -216,9 +223,8 @@ class WaitFault : public FaultTest, public ::testing::WithParamInterface<WaitCas
 // returns interrupted at the first one, with the ready set empty.
 TEST_P(WaitFault, EintrRetriesInWaitAndInterruptsPwait) {
   const WaitCase c = GetParam();
-  Epoll ep = Epoll::create(64, 8).value();
   Fd ready = make_eventfd(1);
-  ep.set(ready.get(), Flags::in);
+  Epoll ep = epoll_watching(ready);
   ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
   ASSERT_EQ(ep.num_ready(), 1);
 
@@ -255,9 +261,8 @@ TEST_F(FaultTest, EintrKeepsTheDeadlineOfWait) {
     if (c.use_pwait) continue;  // pwait returns at the first EINTR
     SCOPED_TRACE(c.name);
     fi::reset();
-    Epoll ep = Epoll::create(64, 8).value();
     Fd idle = make_eventfd(0);
-    ep.set(idle.get(), Flags::in);
+    Epoll ep = epoll_watching(idle);
     fi::fail(c.call, 1, EINTR, 3);
     const auto span = std::chrono::milliseconds(20);
     const auto start = std::chrono::steady_clock::now();
@@ -271,9 +276,8 @@ TEST_F(FaultTest, EintrKeepsTheDeadlineOfWait) {
 // and the next wait works.
 TEST_P(WaitFault, EbadfThrowsWithTheReadySetEmpty) {
   const WaitCase c = GetParam();
-  Epoll ep = Epoll::create(64, 8).value();
   Fd ready = make_eventfd(1);
-  ep.set(ready.get(), Flags::in);
+  Epoll ep = epoll_watching(ready);
   ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
   ASSERT_EQ(ep.num_ready(), 1);
 
@@ -293,9 +297,8 @@ INSTANTIATE_TEST_SUITE_P(Calls, WaitFault, ::testing::ValuesIn(kWaitCases),
 // ENOSYS from epoll_pwait2 (an old kernel, valgrind): the precise wait falls
 // back to millisecond waits, and decides so once.
 TEST_F(FaultTest, PreciseWaitFallsBackOnceWhenPwait2IsMissing) {
-  Epoll ep = Epoll::create(64, 8).value();
   Fd ready = make_eventfd(1);
-  ep.set(ready.get(), Flags::in);
+  Epoll ep = epoll_watching(ready);
   fi::fail(Syscall::epoll_pwait2, 1, ENOSYS, -1);
   EXPECT_EQ(ep.wait(Timeout::after_precise(std::chrono::microseconds(300))), WaitResult::ok);
   EXPECT_EQ(ep.num_ready(), 1);
@@ -332,9 +335,8 @@ class CloseFault : public FaultTest, public ::testing::WithParamInterface<CloseC
 // is thrown, after the set is closed. Either way the object is closed.
 TEST_P(CloseFault, TheSetIsClosedEitherWay) {
   const CloseCase c = GetParam();
-  Epoll ep = Epoll::create(64, 8).value();
   Fd watched = make_eventfd(1);
-  ep.set(watched.get(), Flags::in);
+  Epoll ep = epoll_watching(watched);
   ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
   const int epoll_fd = ep.fd();
 
