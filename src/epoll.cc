@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "fdinfo.h"
+#include "kernel_view.h"
 #include "linux_ext/epoll.h"
 #include "seam.h"
 #if defined(LINUX_EXT_FAULT_INJECTION)
@@ -463,7 +463,7 @@ void Epoll::check_against_kernel() const {
     }
   }
   iter([&](int fd, Flags flags) {
-    const auto [first, last] = std::equal_range(kernel.begin(), kernel.end(), Entry{detail::WatchedFd{fd, 0, 0, 0, 0}, 0},
+    const auto [first, last] = std::equal_range(kernel.begin(), kernel.end(), Entry{detail::WatchedFd{fd, 0, 0, 0, 0, 0}, 0},
                                                 [](const Entry& a, const Entry& b) { return a.watched.fd < b.watched.fd; });
     if (first == last) {
       problem(fd, "in the table with " + flags.to_string() + ", not in the kernel's set (closed while in the set?)");

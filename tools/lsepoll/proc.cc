@@ -15,7 +15,7 @@
 #include <sstream>
 #include <string_view>
 
-#include "fdinfo.h"
+#include "kernel_view.h"
 
 namespace lsepoll {
 namespace {

@@ -1,6 +1,11 @@
-#include "fdinfo.h"
+#include "kernel_view.h"
 
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <map>
 
 #include <cerrno>
 #include <charconv>
@@ -33,6 +38,7 @@ dev_t from_kernel_dev(std::uint32_t kernel_dev) {
 
 OrError<std::vector<WatchedFd>> parse_epoll_fdinfo(std::string_view text) {
   std::vector<WatchedFd> watched;
+  std::map<int, unsigned> entries_per_fd;
   while (!text.empty()) {
     const std::size_t newline = text.find('\n');
     const std::string_view line = text.substr(0, newline);
@@ -47,6 +53,7 @@ OrError<std::vector<WatchedFd>> parse_epoll_fdinfo(std::string_view text) {
                    "epoll fdinfo: cannot read the line \"" + std::string(line) + "\"");
     }
     w.device = from_kernel_dev(kernel_dev);
+    w.rank = entries_per_fd[w.fd]++;
     watched.push_back(w);
   }
   return watched;
@@ -61,6 +68,13 @@ OrError<std::vector<WatchedFd>> read_epoll_fdinfo(const std::string& path) {
     return Error(std::error_code(error, std::generic_category()), "cannot read " + path);
   }
   return parse_epoll_fdinfo(text.str());
+}
+
+std::optional<bool> watches_file_of_fd(pid_t pid, int epoll_fd, const WatchedFd& entry) {
+  kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(entry.fd), entry.rank};
+  const long same = ::syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, entry.fd, &slot);
+  if (same < 0) return std::nullopt;
+  return same == 0;
 }
 
 }  // namespace linux_ext::detail
