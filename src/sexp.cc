@@ -1,11 +1,13 @@
-// Printing and parsing S-expressions: Flags::to_string / of_sexp,
-// Epoll::to_sexp and the stream operators.
+// S-expressions: Flags::to_string and of_sexp, Epoll::to_sexp and the
+// stream operators.
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "linux_ext/epoll.h"
 
@@ -209,20 +211,23 @@ OrError<Flags> Flags::of_sexp(std::string_view text) { return FlagsParser(text).
 std::string Epoll::to_sexp() const {
   if (is_closed()) return "Closed";
   std::string out = "((epollfd " + std::to_string(epoll_fd_) + ") (flags_by_fd (";
+  // The table's own order is left open; the printed one is ascending.
+  std::vector<int> fds(members_.get(), members_.get() + size_);
+  std::sort(fds.begin(), fds.end());
   bool first = true;
-  iter([&](int fd, Flags flags) {
+  for (const int fd : fds) {
     if (!first) out += ' ';
     first = false;
-    out += '(' + std::to_string(fd) + ' ' + flags.to_string() + ')';
-  });
+    out += '(' + std::to_string(fd) + ' ' + Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events).to_string() + ')';
+  }
   out += ")) (max_ready_events " + std::to_string(max_ready_events_) + ") (num_ready_events " +
          std::to_string(num_ready_) + ") (ready_events (";
   first = true;
-  iter_ready([&](int fd, Flags flags) {
+  for (const auto [fd, flags] : ready()) {
     if (!first) out += ' ';
     first = false;
     out += "((file_descr " + std::to_string(fd) + ") (flags " + flags.to_string() + "))";
-  });
+  }
   out += ")))";
   return out;
 }

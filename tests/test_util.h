@@ -31,7 +31,7 @@
 
 #include "linux_ext/epoll.h"
 
-#if defined(LINUX_EXT_FAULT_INJECTION)
+#if defined(LINUX_EXT_SYSCALL_SEAM)
 #include "fault_injection.h"
 #endif
 
@@ -293,7 +293,7 @@ class CountingSignalHandler {
   struct sigaction old_ {};
 };
 
-#if defined(LINUX_EXT_FAULT_INJECTION)
+#if defined(LINUX_EXT_SYSCALL_SEAM)
 // The system calls the library made since construction, per kind.
 class SyscallCounter {
  public:

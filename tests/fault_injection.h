@@ -1,20 +1,20 @@
-// Test-only control of the system-call seam (src/seam.h).
+// Test-only control of the system-call seam (src/syscall_seam.h).
 //
-// Linked in only by the test target `linux_ext_fault_injection`, a build of
-// the library with LINUX_EXT_FAULT_INJECTION defined. Tests use it to count
-// the system calls an operation makes and to make the k-th call to one of
-// them fail with any errno. Not thread safe: one test thread at a time.
+// Linked only into the test build of the library (`linux_ext_seam`, the
+// library's sources compiled with LINUX_EXT_SYSCALL_SEAM). Tests use it to
+// count the system calls an operation makes and to make the k-th call to one
+// of them fail with any errno. Not thread safe: one test thread at a time.
 
-#ifndef LINUX_EXT_SRC_FAULT_INJECTION_H_
-#define LINUX_EXT_SRC_FAULT_INJECTION_H_
+#ifndef LINUX_EXT_TESTS_FAULT_INJECTION_H_
+#define LINUX_EXT_TESTS_FAULT_INJECTION_H_
 
-#include "seam.h"
+#include "syscall_seam.h"
 
 namespace linux_ext::testing {
 
 using detail::Syscall;
 
-// The name of a system call, e.g. "epoll_ctl".
+// The name of a call, e.g. "epoll_ctl".
 const char* name(Syscall id) noexcept;
 
 // Makes calls number `nth`, `nth + 1`, ..., `nth + times - 1` to `id`,
@@ -34,4 +34,4 @@ void forget_pwait2_probe() noexcept;
 
 }  // namespace linux_ext::testing
 
-#endif  // LINUX_EXT_SRC_FAULT_INJECTION_H_
+#endif  // LINUX_EXT_TESTS_FAULT_INJECTION_H_

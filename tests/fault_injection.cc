@@ -1,3 +1,6 @@
+// The seam's test side (tests/fault_injection.h): counts and planned
+// failures, one per call name.
+
 #include "fault_injection.h"
 
 #include <array>
@@ -27,6 +30,11 @@ const char* name(Syscall id) noexcept {
     case Syscall::epoll_pwait2: return "epoll_pwait2";
     case Syscall::close: return "close";
     case Syscall::clock_gettime: return "clock_gettime";
+    case Syscall::kcmp: return "kcmp";
+    case Syscall::fstat: return "fstat";
+    case Syscall::open: return "open";
+    case Syscall::read: return "read";
+    case Syscall::calloc: return "calloc";
   }
   return "?";
 }
@@ -42,11 +50,17 @@ long count(Syscall id) noexcept { return plan(id).calls; }
 
 void reset() noexcept { plans.fill(Plan{}); }
 
-int on_call(Syscall id) noexcept {
-  Plan& p = plan(id);
+void forget_pwait2_probe() noexcept { detail::epoll_pwait2_missing.store(false, std::memory_order_relaxed); }
+
+}  // namespace linux_ext::testing
+
+namespace linux_ext::detail {
+
+int on_syscall(Syscall id) noexcept {
+  testing::Plan& p = testing::plan(id);
   const long n = ++p.calls;
   const bool failing = p.fail_from != 0 && n >= p.fail_from && (p.fail_until < 0 || n <= p.fail_until);
   return failing ? p.error : 0;
 }
 
-}  // namespace linux_ext::testing
+}  // namespace linux_ext::detail

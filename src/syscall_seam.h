@@ -1,0 +1,73 @@
+// The seam under every system call of the library.
+//
+// Each call the operating system can refuse goes through `detail::call`,
+// which in the library is the call itself. The test build compiles the same
+// sources with LINUX_EXT_SYSCALL_SEAM defined and links
+// tests/fault_injection.cc, which defines `on_syscall`: there each call is
+// counted and may be made to fail with a chosen errno (EINTR, ENOMEM,
+// ENOSPC, ENOSYS...). Nothing above this file reads errno but to build the
+// error the API promises.
+
+#ifndef LINUX_EXT_SRC_SYSCALL_SEAM_H_
+#define LINUX_EXT_SRC_SYSCALL_SEAM_H_
+
+#include <atomic>
+#include <cerrno>
+#include <type_traits>
+
+namespace linux_ext::detail {
+
+// The calls the library makes, one name each. `calloc` stands for every
+// allocation of the table and the ready buffer.
+enum class Syscall {
+  epoll_create1,
+  epoll_ctl,
+  epoll_wait,
+  epoll_pwait,
+  epoll_pwait2,
+  close,
+  clock_gettime,
+  kcmp,
+  fstat,
+  open,
+  read,
+  calloc,
+};
+// The number of `Syscall` values.
+inline constexpr int kNumSyscalls = static_cast<int>(Syscall::calloc) + 1;
+
+#if defined(LINUX_EXT_SYSCALL_SEAM)
+// Counts a call to `id`; returns the errno it must fail with, or 0.
+// Defined by the tests.
+int on_syscall(Syscall id) noexcept;
+#endif
+
+// Makes the call `make` (a lambda returning its result: -1 with errno, or a
+// null pointer, on failure), named `id` for the seam.
+template <class Make>
+inline auto call([[maybe_unused]] Syscall id, Make&& make) -> decltype(make()) {
+#if defined(LINUX_EXT_SYSCALL_SEAM)
+  if (const int injected = on_syscall(id); injected != 0) {
+    errno = injected;
+    if constexpr (std::is_pointer_v<decltype(make())>) {
+      return nullptr;
+    } else {
+      return -1;
+    }
+  }
+#endif
+  return make();
+}
+
+// Whether the kernel answered epoll_pwait2 with ENOSYS (an old kernel, or
+// valgrind): found out by the first precise wait, then kept (src/wait.cc).
+extern std::atomic<bool> epoll_pwait2_missing;
+
+// How many fork(2)s made this process, counted in each child by a
+// pthread_atfork handler (src/table.cc): a set that knew another count was
+// made by an ancestor, whose kernel set it shares.
+extern std::atomic<unsigned> fork_count;
+
+}  // namespace linux_ext::detail
+
+#endif  // LINUX_EXT_SRC_SYSCALL_SEAM_H_

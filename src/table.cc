@@ -1,0 +1,402 @@
+// The table and its system calls: create, set, remove, find, resize,
+// after_fork, close and moves, and the bookkeeping that keeps walks in
+// progress right.
+//
+// The table is two plain arrays. `slots_[fd]` holds the kernel's event bits
+// for fd and where fd stands in `members_`; `members_[0, size_)` lists the
+// fds in the set, so that walks cost what the set holds. `remove` moves the
+// last member into the gap. The kernel always goes first: the table changes
+// only after the kernel accepted the change.
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "linux_ext/epoll.h"
+#include "syscall_seam.h"
+
+namespace linux_ext {
+
+using Flags = Epoll::Flags;
+using detail::Syscall;
+
+std::atomic<unsigned> detail::fork_count{0};
+
+namespace {
+
+constexpr int kMaxReadyEvents = static_cast<int>(INT_MAX / sizeof(epoll_event));
+
+// detail::fork_count, with its handler registered: once, before the first
+// Epoll exists.
+unsigned fork_generation() noexcept {
+  [[maybe_unused]] static const int registered =
+      pthread_atfork(nullptr, nullptr, [] { detail::fork_count.fetch_add(1, std::memory_order_relaxed); });
+  return detail::fork_count.load(std::memory_order_relaxed);
+}
+
+[[noreturn, gnu::cold]] void throw_errno(int error, const std::string& context) {
+  throw std::system_error(std::error_code(error, std::generic_category()), context);
+}
+
+const char* ctl_name(int op) {
+  switch (op) {
+    case EPOLL_CTL_ADD: return "EPOLL_CTL_ADD";
+    case EPOLL_CTL_MOD: return "EPOLL_CTL_MOD";
+    default: return "EPOLL_CTL_DEL";
+  }
+}
+
+// Closes `fd`; returns 0 or the errno of a failure that matters (EINTR does
+// not: Linux releases the fd whatever close(2) returns).
+int close_fd(int fd) noexcept {
+  if (detail::call(Syscall::close, [&] { return ::close(fd); }) == 0 || errno == EINTR) return 0;
+  return errno;
+}
+
+// Zeroed memory for `count` values of T (at least one), or null. Large
+// blocks come from fresh zero pages, touched only when used, so a large
+// domain costs little until it fills.
+template <class T>
+T* allocate(std::size_t count) noexcept {
+  return static_cast<T*>(
+      detail::call(Syscall::calloc, [&] { return std::calloc(std::max<std::size_t>(count, 1), sizeof(T)); }));
+}
+
+// The message of a size `create` and `resize` refuse, or empty.
+std::string check_sizes(const char* operation, int num_file_descrs, int max_ready_events) {
+  if (num_file_descrs < 0) {
+    return std::string(operation) + ": num_file_descrs is " + std::to_string(num_file_descrs) + "; it must be >= 0";
+  }
+  if (max_ready_events <= 0 || max_ready_events > kMaxReadyEvents) {
+    return std::string(operation) + ": max_ready_events is " + std::to_string(max_ready_events) +
+           "; it must be in [1, " + std::to_string(kMaxReadyEvents) + "]";
+  }
+  return {};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Lifetime
+
+OrError<Epoll> Epoll::create(int num_file_descrs, int max_ready_events) {
+  if (std::string refused = check_sizes("Epoll::create", num_file_descrs, max_ready_events); !refused.empty()) {
+    return Error(std::make_error_code(std::errc::invalid_argument), std::move(refused));
+  }
+  const int epoll_fd = detail::call(Syscall::epoll_create1, [] { return ::epoll_create1(EPOLL_CLOEXEC); });
+  if (epoll_fd < 0) return Error(std::error_code(errno, std::generic_category()), "epoll_create1");
+  Epoll epoll;  // closes epoll_fd on every return below
+  epoll.epoll_fd_ = epoll_fd;
+  epoll.num_file_descrs_ = num_file_descrs;
+  epoll.max_ready_events_ = max_ready_events;
+  epoll.owner_pid_ = ::getpid();
+  epoll.fork_generation_ = fork_generation();
+  const auto domain = static_cast<std::size_t>(num_file_descrs);
+  epoll.slots_.reset(allocate<Slot>(domain));
+  epoll.members_.reset(allocate<int>(domain));
+  epoll.events_.reset(allocate<epoll_event>(static_cast<std::size_t>(max_ready_events)));
+  if (!epoll.slots_ || !epoll.members_ || !epoll.events_) {
+    return Error(std::error_code(ENOMEM, std::generic_category()),
+                 "Epoll::create: cannot allocate the table for " + std::to_string(num_file_descrs) + " fds and " +
+                     std::to_string(max_ready_events) + " ready events");
+  }
+  epoll.domain_ = num_file_descrs;
+  return epoll;
+}
+
+Epoll::Epoll(Epoll&& other) noexcept { take(other); }
+
+Epoll& Epoll::operator=(Epoll&& other) noexcept {
+  if (this != &other) {
+    if (!is_closed()) close_fd(epoll_fd_);
+    release();
+    take(other);
+  }
+  return *this;
+}
+
+Epoll::~Epoll() {
+  if (!is_closed()) close_fd(epoll_fd_);
+}
+
+void Epoll::take(Epoll& other) noexcept {
+  epoll_fd_ = other.epoll_fd_;
+  num_file_descrs_ = other.num_file_descrs_;
+  max_ready_events_ = other.max_ready_events_;
+  domain_ = other.domain_;
+  num_ready_ = other.num_ready_;
+  size_ = other.size_;
+  slots_ = std::move(other.slots_);
+  members_ = std::move(other.members_);
+  events_ = std::move(other.events_);
+  owner_pid_ = other.owner_pid_;
+  fork_generation_ = other.fork_generation_;
+  other.release();
+}
+
+void Epoll::release() noexcept {
+  stop_walks();
+  epoll_fd_ = -1;
+  domain_ = 0;
+  num_ready_ = 0;
+  size_ = 0;
+  slots_.reset();
+  members_.reset();
+  events_.reset();
+}
+
+void Epoll::close() {
+  if (is_closed()) return;
+  const int epoll_fd = epoll_fd_;
+  release();
+  if (const int error = close_fd(epoll_fd); error != 0) {
+    throw_errno(error, "Epoll::close: close(epoll fd " + std::to_string(epoll_fd) + ")");
+  }
+}
+
+int Epoll::fd() const {
+  check_open("fd");
+  return epoll_fd_;
+}
+
+// ---------------------------------------------------------------------------
+// Checks before each operation
+
+void Epoll::check_open(const char* operation) const {
+  if (is_closed()) throw std::logic_error(std::string("Epoll::") + operation + ": the epoll set is closed");
+}
+
+void Epoll::check_fd(int fd, const char* operation) const {
+  // A closed set's domain is empty, so one comparison covers both.
+  if (static_cast<unsigned>(fd) < static_cast<unsigned>(domain_)) return;
+  check_open(operation);
+  throw std::out_of_range(std::string("Epoll::") + operation + ": fd " + std::to_string(fd) +
+                          " is outside the epoll set's domain [0, " + std::to_string(num_file_descrs_) + ")");
+}
+
+void Epoll::check_owner(const char* operation) const {
+  if (fork_generation_ == detail::fork_count.load(std::memory_order_relaxed)) return;
+  throw std::logic_error(std::string("Epoll::") + operation + ": this epoll set was made in process " +
+                         std::to_string(owner_pid_) + ", whose kernel set it shares; process " +
+                         std::to_string(::getpid()) + " must call after_fork() first");
+}
+
+// ---------------------------------------------------------------------------
+// The table
+
+std::optional<Flags> Epoll::find(int fd) const {
+  check_fd(fd, "find");
+  const Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  if (slot.position == 0) return std::nullopt;
+  return Flags::of_bits(slot.events);
+}
+
+Flags Epoll::find_exn(int fd) const {
+  check_fd(fd, "find_exn");
+  const Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  if (slot.position == 0) throw std::out_of_range("fd " + std::to_string(fd) + " is not in the epoll set");
+  return Flags::of_bits(slot.events);
+}
+
+void Epoll::set(int fd, Flags flags) {
+  check_fd(fd, "set");
+  check_owner("set");
+  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  if (slot.position == 0) {
+    kernel_change("set", EPOLL_CTL_ADD, fd, flags);
+    add_member(fd, flags);
+    return;
+  }
+  if (flags.do_intersect(Flags::exclusive)) {
+    throw_errno(EINVAL, "Epoll::set: fd " + std::to_string(fd) + " is already in the epoll set with " +
+                            Flags::of_bits(slot.events).to_string() + ", and exclusive in " + flags.to_string() +
+                            " is only valid when an fd is added");
+  }
+  // A MOD re-arms et and oneshot entries; for others it would change nothing.
+  if (slot.events == flags.bits() && !flags.do_intersect(Flags::et + Flags::oneshot)) return;
+  kernel_change("set", EPOLL_CTL_MOD, fd, flags);
+  slot.events = flags.bits();
+}
+
+void Epoll::remove(int fd) {
+  check_fd(fd, "remove");
+  check_owner("remove");
+  if (slots_[static_cast<std::size_t>(fd)].position == 0) return;
+  // The entry leaves the table first: if DEL fails the fd was closed, and
+  // the kernel has already dropped it.
+  remove_member(fd);
+  kernel_change("remove", EPOLL_CTL_DEL, fd, Flags::none);
+}
+
+int Epoll::ctl(int op, int fd, Flags flags) const noexcept {
+  epoll_event event{};
+  event.events = flags.bits();
+  event.data.fd = fd;
+  return detail::call(Syscall::epoll_ctl, [&] { return ::epoll_ctl(epoll_fd_, op, fd, &event); }) == 0 ? 0 : errno;
+}
+
+void Epoll::kernel_change(const char* operation, int op, int fd, Flags flags) const {
+  const int error = ctl(op, fd, flags);
+  if (error == 0) return;
+  std::string context = std::string("Epoll::") + operation + ": epoll_ctl(" + ctl_name(op) + ", fd " +
+                        std::to_string(fd);
+  if (op != EPOLL_CTL_DEL) context += ", " + flags.to_string();
+  throw_errno(error, context + ")");
+}
+
+void Epoll::add_member(int fd, Flags flags) noexcept {
+  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  slot.events = flags.bits();
+  members_[size_] = fd;
+  slot.position = static_cast<std::uint32_t>(++size_);
+}
+
+void Epoll::remove_member(int fd) noexcept {
+  // Moves the member at `from` to the position `to`.
+  auto move_member = [this](std::size_t from, std::size_t to) {
+    const int moved = members_[from];
+    members_[to] = moved;
+    slots_[static_cast<std::size_t>(moved)].position = static_cast<std::uint32_t>(to + 1);
+  };
+  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  std::size_t gap = slot.position - 1;
+  slot.position = 0;
+  if (TableWalk* walk = table_walks_; walk != nullptr) {
+    // The innermost walk visits members_[0, unvisited) from the end down.
+    // A gap among those is filled by the last of them, so that the walk
+    // still visits each once; the gap then lies among the visited ones.
+    if (gap < walk->unvisited) {
+      move_member(--walk->unvisited, gap);
+      gap = walk->unvisited;
+    }
+    // Outer walks cannot all be kept right by one move: they stop.
+    for (TableWalk* outer = walk->outer; outer != nullptr; outer = outer->outer) outer->unvisited = 0;
+  }
+  const std::size_t last = --size_;
+  if (gap != last) move_member(last, gap);
+}
+
+void Epoll::resize(int num_file_descrs, int max_ready_events) {
+  check_open("resize");
+  if (std::string refused = check_sizes("Epoll::resize", num_file_descrs, max_ready_events); !refused.empty()) {
+    throw std::invalid_argument(refused);
+  }
+  const std::size_t domain = static_cast<std::size_t>(num_file_descrs);
+  for (std::size_t i = 0; i < size_; ++i) {
+    if (static_cast<std::size_t>(members_[i]) >= domain) {
+      const int fd = *std::max_element(members_.get(), members_.get() + size_);
+      throw std::invalid_argument("Epoll::resize: num_file_descrs " + std::to_string(num_file_descrs) +
+                                  " would drop fd " + std::to_string(fd) + ", which is in the epoll set");
+    }
+  }
+  std::unique_ptr<Slot[], detail::FreeDeleter> slots(allocate<Slot>(domain));
+  std::unique_ptr<int[], detail::FreeDeleter> members(allocate<int>(domain));
+  std::unique_ptr<epoll_event[], detail::FreeDeleter> events(
+      allocate<epoll_event>(static_cast<std::size_t>(max_ready_events)));
+  if (!slots || !members || !events) {
+    throw_errno(ENOMEM, "Epoll::resize: cannot allocate the table for " + std::to_string(num_file_descrs) +
+                            " fds and " + std::to_string(max_ready_events) + " ready events");
+  }
+  stop_walks();
+  std::copy_n(members_.get(), size_, members.get());
+  for (std::size_t i = 0; i < size_; ++i) slots[static_cast<std::size_t>(members[i])] = slots_[static_cast<std::size_t>(members[i])];
+  slots_ = std::move(slots);
+  members_ = std::move(members);
+  events_ = std::move(events);
+  num_file_descrs_ = domain_ = num_file_descrs;
+  max_ready_events_ = max_ready_events;
+  num_ready_ = 0;
+}
+
+// ---------------------------------------------------------------------------
+// Walks
+
+void Epoll::stop_ready_walks() const noexcept {
+  for (ReadyWalk* walk = ready_walks_; walk != nullptr; walk = walk->outer) walk->end = walk->begin;
+  ready_walks_ = nullptr;
+}
+
+void Epoll::stop_walks() const noexcept {
+  for (TableWalk* walk = table_walks_; walk != nullptr; walk = walk->outer) walk->unvisited = 0;
+  table_walks_ = nullptr;
+  stop_ready_walks();
+}
+
+// ---------------------------------------------------------------------------
+// fork
+
+void Epoll::after_fork() {
+  check_open("after_fork");
+  const unsigned generation = fork_generation();
+  if (fork_generation_ == generation) return;
+  const int epoll_fd = detail::call(Syscall::epoll_create1, [] { return ::epoll_create1(EPOLL_CLOEXEC); });
+  if (epoll_fd < 0) throw_errno(errno, "Epoll::after_fork: epoll_create1");
+  // From here on the set is the child's own, whatever the kernel refuses.
+  stop_ready_walks();
+  num_ready_ = 0;
+  close_fd(epoll_fd_);
+  epoll_fd_ = epoll_fd;
+  owner_pid_ = ::getpid();
+  fork_generation_ = generation;
+  std::string refused;
+  int first_error = 0;
+  // From the end down, so that removing a refused fd moves only fds
+  // already registered.
+  for (std::size_t i = size_; i-- > 0;) {
+    const int fd = members_[i];
+    const Flags flags = Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events);
+    if (const int error = ctl(EPOLL_CTL_ADD, fd, flags); error != 0) {
+      remove_member(fd);
+      if (first_error == 0) first_error = error;
+      refused += (refused.empty() ? " fd " : ", fd ") + std::to_string(fd) + " " + flags.to_string() + " (" +
+                 std::generic_category().message(error) + ")";
+    }
+  }
+  if (first_error != 0) {
+    throw_errno(first_error, "Epoll::after_fork: the kernel refused" + refused + ", which left the table");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// invariant
+
+void Epoll::invariant() const {
+  if (is_closed()) return;
+  auto fail = [](const std::string& what) { throw std::logic_error("Epoll::invariant: " + what); };
+  if (domain_ != num_file_descrs_) {
+    fail("the domain is " + std::to_string(domain_) + " but num_file_descrs is " + std::to_string(num_file_descrs_));
+  }
+  if (max_ready_events_ <= 0) fail("max_ready_events is not positive: " + std::to_string(max_ready_events_));
+  if (num_ready_ < 0 || num_ready_ > max_ready_events_) {
+    fail("num_ready is " + std::to_string(num_ready_) + ", outside [0, max_ready_events = " +
+         std::to_string(max_ready_events_) + "]");
+  }
+  if (size_ > static_cast<std::size_t>(num_file_descrs_)) {
+    fail("size is " + std::to_string(size_) + ", more than the domain holds");
+  }
+  for (std::size_t i = 0; i < size_; ++i) {
+    const int fd = members_[i];
+    if (fd < 0 || fd >= num_file_descrs_) fail("member " + std::to_string(i) + " is fd " + std::to_string(fd) + ", outside the domain");
+    if (slots_[static_cast<std::size_t>(fd)].position != i + 1) {
+      fail("fd " + std::to_string(fd) + " is member " + std::to_string(i) + " but its slot says " +
+           std::to_string(slots_[static_cast<std::size_t>(fd)].position) + " (position + 1)");
+    }
+  }
+  std::size_t present = 0;
+  for (std::size_t fd = 0; fd < static_cast<std::size_t>(num_file_descrs_); ++fd) present += slots_[fd].position != 0;
+  if (present != size_) {
+    fail("size is " + std::to_string(size_) + " but " + std::to_string(present) + " slots are in the set");
+  }
+}
+
+}  // namespace linux_ext

@@ -1,0 +1,137 @@
+// Waiting: wait, wait_timeout_after and pwait, through one loop.
+//
+// A `Timeout` becomes the system call's argument in one place (`Span`):
+// -1 or 0 for `never` and `immediately`, whole milliseconds rounded up for
+// `after`, a timespec for `after_precise` where the kernel has epoll_pwait2.
+// A timed wait reads the clock once before it starts, so that after a
+// signal (EINTR) it can go on for exactly the time that is left.
+
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+#include "linux_ext/epoll.h"
+#include "syscall_seam.h"
+
+namespace linux_ext {
+
+using detail::Syscall;
+
+std::atomic<bool> detail::epoll_pwait2_missing{false};
+
+namespace {
+
+constexpr std::int64_t kNanosPerMilli = 1'000'000;
+constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
+
+[[noreturn, gnu::cold]] void throw_errno(int error, const std::string& context) {
+  throw std::system_error(std::error_code(error, std::generic_category()), context);
+}
+
+std::int64_t monotonic_now_ns(const char* operation) {
+  timespec now{};
+  if (detail::call(Syscall::clock_gettime, [&] { return ::clock_gettime(CLOCK_MONOTONIC, &now); }) != 0) {
+    throw_errno(errno, std::string("Epoll::") + operation + ": clock_gettime(CLOCK_MONOTONIC)");
+  }
+  return std::int64_t{now.tv_sec} * kNanosPerSecond + now.tv_nsec;
+}
+
+// The whole milliseconds epoll_wait takes for a positive span: rounded up,
+// clamped to INT_MAX (the rest is waited on the next round).
+int to_millis(std::int64_t span_ns) {
+  const std::int64_t millis = span_ns / kNanosPerMilli + (span_ns % kNanosPerMilli != 0 ? 1 : 0);
+  return static_cast<int>(std::min<std::int64_t>(millis, INT_MAX));
+}
+
+}  // namespace
+
+Epoll::WaitResult Epoll::wait(Timeout timeout) { return wait_with("wait", timeout, nullptr); }
+
+Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span) {
+  return wait_with("wait_timeout_after", Timeout::after(span), nullptr);
+}
+
+Epoll::WaitResult Epoll::pwait(Timeout timeout, const sigset_t& mask) { return wait_with("pwait", timeout, &mask); }
+
+Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const sigset_t* mask) {
+  if (is_closed() || fork_generation_ != detail::fork_count.load(std::memory_order_relaxed)) [[unlikely]] {
+    check_open(operation);
+    check_owner(operation);
+  }
+  // The buffer is about to be rewritten: walks over it stop, and the events
+  // of an earlier wait are gone whatever happens now.
+  if (ready_walks_ != nullptr) stop_ready_walks();
+  num_ready_ = 0;
+  const bool timed = timeout.kind_ >= Timeout::Kind::millis;
+  std::int64_t left_ns = timeout.span_ns_;
+  std::int64_t deadline_ns = 0;
+  if (timed) {
+    const std::int64_t now = monotonic_now_ns(operation);
+    deadline_ns = now + std::min(left_ns, INT64_MAX - now);
+  }
+  bool precise = timeout.kind_ == Timeout::Kind::nanos && !detail::epoll_pwait2_missing.load(std::memory_order_relaxed);
+  for (;;) {
+    int n;
+    const char* call;
+    // Whether the span was cut to what epoll_wait takes, so that a timeout
+    // means only that this round ended.
+    bool cut = false;
+    if (precise) {
+      call = "epoll_pwait2";
+      const timespec span{static_cast<time_t>(left_ns / kNanosPerSecond), static_cast<long>(left_ns % kNanosPerSecond)};
+      // Called directly, since glibc may lack a wrapper: the kernel's
+      // sigset size, _NSIG / 8, must then be passed as a long.
+      n = detail::call(Syscall::epoll_pwait2, [&] {
+        return static_cast<int>(::syscall(SYS_epoll_pwait2, epoll_fd_, events_.get(), max_ready_events_, &span, mask,
+                                          static_cast<long>(_NSIG / 8)));
+      });
+      if (n < 0 && errno == ENOSYS) {
+        detail::epoll_pwait2_missing.store(true, std::memory_order_relaxed);
+        precise = false;
+        continue;
+      }
+    } else {
+      int millis = timeout.kind_ == Timeout::Kind::never ? -1 : 0;
+      if (timed) {
+        millis = to_millis(left_ns);
+        cut = left_ns > std::int64_t{INT_MAX} * kNanosPerMilli;
+      }
+      if (mask == nullptr) {
+        call = "epoll_wait";
+        n = detail::call(Syscall::epoll_wait,
+                         [&] { return ::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, millis); });
+      } else {
+        call = "epoll_pwait";
+        n = detail::call(Syscall::epoll_pwait,
+                         [&] { return ::epoll_pwait(epoll_fd_, events_.get(), max_ready_events_, millis, mask); });
+      }
+    }
+    if (n > 0) {
+      num_ready_ = n;
+      return WaitResult::ok;
+    }
+    if (n == 0 && !cut) return WaitResult::timeout;
+    if (n < 0) {
+      if (errno != EINTR) {
+        throw_errno(errno, std::string("Epoll::") + operation + ": " + call + "(epoll fd " + std::to_string(epoll_fd_) +
+                               ", max_ready_events " + std::to_string(max_ready_events_) + ")");
+      }
+      if (mask != nullptr) return WaitResult::interrupted;
+    }
+    // A signal, or a cut span ran out: go on for the time that is left.
+    if (timed) {
+      left_ns = deadline_ns - monotonic_now_ns(operation);
+      if (left_ns <= 0) return WaitResult::timeout;
+    }
+  }
+}
+
+}  // namespace linux_ext
