@@ -18,7 +18,7 @@
 #include <system_error>
 
 #include "linux_ext/epoll.h"
-#include "syscall_seam.h"
+#include "linux_ext/detail/syscall.h"
 
 namespace linux_ext {
 namespace detail {

@@ -40,7 +40,7 @@ OrError<std::vector<WatchedFd>> parse_epoll_fdinfo(std::string_view text);
 
 // Reads the file at `path` (e.g. "/proc/self/fdinfo/3") and parses it as
 // above; a file that cannot be read is an Error with its errno. The reads go
-// through the system-call seam (src/syscall_seam.h).
+// through the system-call seam (include/linux_ext/detail/syscall.h).
 OrError<std::vector<WatchedFd>> read_epoll_fdinfo(const std::string& path);
 
 // Whether `entry`, an entry of the epoll set `epoll_fd` of process `pid`,

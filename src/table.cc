@@ -23,7 +23,7 @@
 #include <system_error>
 
 #include "linux_ext/epoll.h"
-#include "syscall_seam.h"
+#include "linux_ext/detail/syscall.h"
 
 namespace linux_ext {
 
@@ -42,10 +42,6 @@ unsigned fork_generation() noexcept {
   [[maybe_unused]] static const int registered =
       pthread_atfork(nullptr, nullptr, [] { detail::fork_count.fetch_add(1, std::memory_order_relaxed); });
   return detail::fork_count.load(std::memory_order_relaxed);
-}
-
-[[noreturn, gnu::cold]] void throw_errno(int error, const std::string& context) {
-  throw std::system_error(std::error_code(error, std::generic_category()), context);
 }
 
 const char* ctl_name(int op) {
@@ -70,6 +66,38 @@ template <class T>
 T* allocate(std::size_t count) noexcept {
   return static_cast<T*>(
       detail::call(Syscall::calloc, [&] { return std::calloc(std::max<std::size_t>(count, 1), sizeof(T)); }));
+}
+
+// What the checks and the kernel's refusals throw, kept out of line so that
+// building their messages weighs nothing on the paths that do not throw.
+
+[[noreturn, gnu::cold, gnu::noinline]] void throw_closed(const char* operation) {
+  throw std::logic_error(std::string("Epoll::") + operation + ": the epoll set is closed");
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void throw_bad_fd(const char* operation, int fd, int num_file_descrs) {
+  throw std::out_of_range(std::string("Epoll::") + operation + ": fd " + std::to_string(fd) +
+                          " is outside the epoll set's domain [0, " + std::to_string(num_file_descrs) + ")");
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void throw_not_owner(const char* operation, pid_t owner) {
+  throw std::logic_error(std::string("Epoll::") + operation + ": this epoll set was made in process " +
+                         std::to_string(owner) + ", whose kernel set it shares; process " + std::to_string(::getpid()) +
+                         " must call after_fork() first");
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void throw_exclusive_on_modify(int fd, Flags old_flags, Flags flags) {
+  detail::throw_errno(EINVAL, "Epoll::set: fd " + std::to_string(fd) + " is already in the epoll set with " +
+                                  old_flags.to_string() + ", and exclusive in " + flags.to_string() +
+                                  " is only valid when an fd is added");
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void throw_ctl_error(const char* operation, int error, int op, int fd,
+                                                            Flags flags) {
+  std::string context =
+      std::string("Epoll::") + operation + ": epoll_ctl(" + ctl_name(op) + ", fd " + std::to_string(fd);
+  if (op != EPOLL_CTL_DEL) context += ", " + flags.to_string();
+  detail::throw_errno(error, context + ")");
 }
 
 // The message of a size `create` and `resize` refuse, or empty.
@@ -160,7 +188,7 @@ void Epoll::close() {
   const int epoll_fd = epoll_fd_;
   release();
   if (const int error = close_fd(epoll_fd); error != 0) {
-    throw_errno(error, "Epoll::close: close(epoll fd " + std::to_string(epoll_fd) + ")");
+    detail::throw_errno(error, "Epoll::close: close(epoll fd " + std::to_string(epoll_fd) + ")");
   }
 }
 
@@ -173,22 +201,21 @@ int Epoll::fd() const {
 // Checks before each operation
 
 void Epoll::check_open(const char* operation) const {
-  if (is_closed()) throw std::logic_error(std::string("Epoll::") + operation + ": the epoll set is closed");
+  if (is_closed()) throw_closed(operation);
 }
 
 void Epoll::check_fd(int fd, const char* operation) const {
   // A closed set's domain is empty, so one comparison covers both.
-  if (static_cast<unsigned>(fd) < static_cast<unsigned>(domain_)) return;
-  check_open(operation);
-  throw std::out_of_range(std::string("Epoll::") + operation + ": fd " + std::to_string(fd) +
-                          " is outside the epoll set's domain [0, " + std::to_string(num_file_descrs_) + ")");
+  if (static_cast<unsigned>(fd) >= static_cast<unsigned>(domain_)) [[unlikely]] {
+    check_open(operation);
+    throw_bad_fd(operation, fd, num_file_descrs_);
+  }
 }
 
 void Epoll::check_owner(const char* operation) const {
-  if (fork_generation_ == detail::fork_count.load(std::memory_order_relaxed)) return;
-  throw std::logic_error(std::string("Epoll::") + operation + ": this epoll set was made in process " +
-                         std::to_string(owner_pid_) + ", whose kernel set it shares; process " +
-                         std::to_string(::getpid()) + " must call after_fork() first");
+  if (fork_generation_ != detail::fork_count.load(std::memory_order_relaxed)) [[unlikely]] {
+    throw_not_owner(operation, owner_pid_);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -217,11 +244,7 @@ void Epoll::set(int fd, Flags flags) {
     add_member(fd, flags);
     return;
   }
-  if (flags.do_intersect(Flags::exclusive)) {
-    throw_errno(EINVAL, "Epoll::set: fd " + std::to_string(fd) + " is already in the epoll set with " +
-                            Flags::of_bits(slot.events).to_string() + ", and exclusive in " + flags.to_string() +
-                            " is only valid when an fd is added");
-  }
+  if (flags.do_intersect(Flags::exclusive)) throw_exclusive_on_modify(fd, Flags::of_bits(slot.events), flags);
   // A MOD re-arms et and oneshot entries; for others it would change nothing.
   if (slot.events == flags.bits() && !flags.do_intersect(Flags::et + Flags::oneshot)) return;
   kernel_change("set", EPOLL_CTL_MOD, fd, flags);
@@ -246,12 +269,7 @@ int Epoll::ctl(int op, int fd, Flags flags) const noexcept {
 }
 
 void Epoll::kernel_change(const char* operation, int op, int fd, Flags flags) const {
-  const int error = ctl(op, fd, flags);
-  if (error == 0) return;
-  std::string context = std::string("Epoll::") + operation + ": epoll_ctl(" + ctl_name(op) + ", fd " +
-                        std::to_string(fd);
-  if (op != EPOLL_CTL_DEL) context += ", " + flags.to_string();
-  throw_errno(error, context + ")");
+  if (const int error = ctl(op, fd, flags); error != 0) [[unlikely]] throw_ctl_error(operation, error, op, fd, flags);
 }
 
 void Epoll::add_member(int fd, Flags flags) noexcept {
@@ -262,11 +280,13 @@ void Epoll::add_member(int fd, Flags flags) noexcept {
 }
 
 void Epoll::remove_member(int fd) noexcept {
-  // Moves the member at `from` to the position `to`.
-  auto move_member = [this](std::size_t from, std::size_t to) {
+  // Fills the gap at `to` with the member at `from`; the gap is then there.
+  auto fill = [this](std::size_t& gap, std::size_t from) {
+    if (from == gap) return;
     const int moved = members_[from];
-    members_[to] = moved;
-    slots_[static_cast<std::size_t>(moved)].position = static_cast<std::uint32_t>(to + 1);
+    members_[gap] = moved;
+    slots_[static_cast<std::size_t>(moved)].position = static_cast<std::uint32_t>(gap + 1);
+    gap = from;
   };
   Slot& slot = slots_[static_cast<std::size_t>(fd)];
   std::size_t gap = slot.position - 1;
@@ -275,15 +295,11 @@ void Epoll::remove_member(int fd) noexcept {
     // The innermost walk visits members_[0, unvisited) from the end down.
     // A gap among those is filled by the last of them, so that the walk
     // still visits each once; the gap then lies among the visited ones.
-    if (gap < walk->unvisited) {
-      move_member(--walk->unvisited, gap);
-      gap = walk->unvisited;
-    }
+    if (gap < walk->unvisited) fill(gap, --walk->unvisited);
     // Outer walks cannot all be kept right by one move: they stop.
     for (TableWalk* outer = walk->outer; outer != nullptr; outer = outer->outer) outer->unvisited = 0;
   }
-  const std::size_t last = --size_;
-  if (gap != last) move_member(last, gap);
+  fill(gap, --size_);
 }
 
 void Epoll::resize(int num_file_descrs, int max_ready_events) {
@@ -304,7 +320,7 @@ void Epoll::resize(int num_file_descrs, int max_ready_events) {
   std::unique_ptr<epoll_event[], detail::FreeDeleter> events(
       allocate<epoll_event>(static_cast<std::size_t>(max_ready_events)));
   if (!slots || !members || !events) {
-    throw_errno(ENOMEM, "Epoll::resize: cannot allocate the table for " + std::to_string(num_file_descrs) +
+    detail::throw_errno(ENOMEM, "Epoll::resize: cannot allocate the table for " + std::to_string(num_file_descrs) +
                             " fds and " + std::to_string(max_ready_events) + " ready events");
   }
   stop_walks();
@@ -340,7 +356,7 @@ void Epoll::after_fork() {
   const unsigned generation = fork_generation();
   if (fork_generation_ == generation) return;
   const int epoll_fd = detail::call(Syscall::epoll_create1, [] { return ::epoll_create1(EPOLL_CLOEXEC); });
-  if (epoll_fd < 0) throw_errno(errno, "Epoll::after_fork: epoll_create1");
+  if (epoll_fd < 0) detail::throw_errno(errno, "Epoll::after_fork: epoll_create1");
   // From here on the set is the child's own, whatever the kernel refuses.
   stop_ready_walks();
   num_ready_ = 0;
@@ -363,7 +379,7 @@ void Epoll::after_fork() {
     }
   }
   if (first_error != 0) {
-    throw_errno(first_error, "Epoll::after_fork: the kernel refused" + refused + ", which left the table");
+    detail::throw_errno(first_error, "Epoll::after_fork: the kernel refused" + refused + ", which left the table");
   }
 }
 

@@ -19,7 +19,7 @@
 #include <system_error>
 
 #include "linux_ext/epoll.h"
-#include "syscall_seam.h"
+#include "linux_ext/detail/syscall.h"
 
 namespace linux_ext {
 
@@ -32,14 +32,15 @@ namespace {
 constexpr std::int64_t kNanosPerMilli = 1'000'000;
 constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
 
-[[noreturn, gnu::cold]] void throw_errno(int error, const std::string& context) {
-  throw std::system_error(std::error_code(error, std::generic_category()), context);
+[[noreturn, gnu::cold, gnu::noinline]] void throw_wait_error(const char* operation, const std::string& call,
+                                                             int error) {
+  detail::throw_errno(error, std::string("Epoll::") + operation + ": " + call);
 }
 
 std::int64_t monotonic_now_ns(const char* operation) {
   timespec now{};
   if (detail::call(Syscall::clock_gettime, [&] { return ::clock_gettime(CLOCK_MONOTONIC, &now); }) != 0) {
-    throw_errno(errno, std::string("Epoll::") + operation + ": clock_gettime(CLOCK_MONOTONIC)");
+    throw_wait_error(operation, "clock_gettime(CLOCK_MONOTONIC)", errno);
   }
   return std::int64_t{now.tv_sec} * kNanosPerSecond + now.tv_nsec;
 }
@@ -121,8 +122,10 @@ Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const
     if (n == 0 && !cut) return WaitResult::timeout;
     if (n < 0) {
       if (errno != EINTR) {
-        throw_errno(errno, std::string("Epoll::") + operation + ": " + call + "(epoll fd " + std::to_string(epoll_fd_) +
-                               ", max_ready_events " + std::to_string(max_ready_events_) + ")");
+        throw_wait_error(operation,
+                         std::string(call) + "(epoll fd " + std::to_string(epoll_fd_) + ", max_ready_events " +
+                             std::to_string(max_ready_events_) + ")",
+                         errno);
       }
       if (mask != nullptr) return WaitResult::interrupted;
     }

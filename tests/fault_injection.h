@@ -1,4 +1,4 @@
-// Test-only control of the system-call seam (src/syscall_seam.h).
+// Test-only control of the system-call seam (include/linux_ext/detail/syscall.h).
 //
 // Linked only into the test build of the library (`linux_ext_seam`, the
 // library's sources compiled with LINUX_EXT_SYSCALL_SEAM). Tests use it to
@@ -8,7 +8,7 @@
 #ifndef LINUX_EXT_TESTS_FAULT_INJECTION_H_
 #define LINUX_EXT_TESTS_FAULT_INJECTION_H_
 
-#include "syscall_seam.h"
+#include "linux_ext/detail/syscall.h"
 
 namespace linux_ext::testing {
 

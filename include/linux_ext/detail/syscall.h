@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <string>
 #include <type_traits>
 
 namespace linux_ext::detail {
@@ -58,6 +59,10 @@ inline auto call([[maybe_unused]] Syscall id, Make&& make) -> decltype(make()) {
 #endif
   return make();
 }
+
+// Throws `std::system_error` with `error` (an errno) and `context`, which
+// names the operation, the call and its input (src/error.cc).
+[[noreturn, gnu::cold]] void throw_errno(int error, const std::string& context);
 
 // Whether the kernel answered epoll_pwait2 with ENOSYS (an old kernel, or
 // valgrind): found out by the first precise wait, then kept (src/wait.cc).
