@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     }
   }
   worker.join();
+  ep.remove(mailbox.wake_fd());  // before the Mailbox closes it
   std::printf("received %d results in %d wake-ups\n", received, wakeups);
   return 0;
 }
