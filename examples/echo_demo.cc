@@ -13,26 +13,22 @@
 //
 //   echo_demo [--connections N] [--messages M] [--duration SECONDS]
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <linux_ext/epoll.h>
 #include <mutex>
 #include <random>
 #include <string>
@@ -40,6 +36,9 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#include "example_util.h"
+#include "linux_ext/epoll.h"
 
 namespace {
 
@@ -55,11 +54,6 @@ struct Options {
   long messages = 1000;  // per connection
   double duration_s = 10;
 };
-
-[[noreturn]] void fail(const std::string& what) {
-  std::cerr << "echo_demo: " << what << ": " << std::strerror(errno) << "\n";
-  std::exit(2);
-}
 
 void print_usage(std::ostream& out) {
   out << "usage: echo_demo [--connections N] [--messages M] [--duration SECONDS]\n"
@@ -116,13 +110,6 @@ char stream_byte(int id, std::uint64_t offset) {
   return static_cast<char>(x >> 56);
 }
 
-// The largest fd the process may open, as the domain of both tables.
-int fd_domain() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) fail("getrlimit");
-  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 1 << 20));
-}
-
 // ---------------------------------------------------------------------------
 // The server
 
@@ -142,7 +129,7 @@ class EchoServer {
         stop_fd_(stop_fd),
         expected_(expected_connections),
         status_(status),
-        epoll_(Epoll::create(fd_domain(), 256).value()),
+        epoll_(Epoll::create(example::fd_domain(), 256).value()),
         pending_(static_cast<std::size_t>(epoll_.num_file_descrs())) {
     epoll_.set(listen_fd_, Flags::in);
     epoll_.set(stop_fd_, Flags::in);
@@ -176,7 +163,7 @@ class EchoServer {
       const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
-        fail("accept4");
+        example::fail("accept4");
       }
       epoll_.set(fd, Flags::in);
       if (status_.connections.fetch_add(1) + 1 == expected_) {
@@ -249,19 +236,22 @@ struct Client {
 class ClientFleet {
  public:
   ClientFleet(const Options& options, const sockaddr_in& server)
-      : options_(options), epoll_(Epoll::create(fd_domain(), 256).value()), by_fd_(static_cast<std::size_t>(epoll_.num_file_descrs()), -1) {
+      : options_(options),
+        epoll_(Epoll::create(example::fd_domain(), 256).value()),
+        by_fd_(static_cast<std::size_t>(epoll_.num_file_descrs()), -1) {
     clients_.resize(static_cast<std::size_t>(options.connections));
     open_ = options.connections;
     for (int id = 0; id < options.connections; ++id) {
       Client& c = clients_[static_cast<std::size_t>(id)];
       c.id = id;
       c.messages_left = options.messages;
-      c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (c.fd < 0) fail("socket");
+      c.fd = static_cast<int>(
+          example::check(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
       const int one = 1;
       setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      if (connect(c.fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0 && errno != EINPROGRESS) {
-        fail("connect");
+      if (connect(c.fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0 &&
+          errno != EINPROGRESS) {
+        example::fail("connect");
       }
       by_fd_[static_cast<std::size_t>(c.fd)] = id;
       start_message(c);
@@ -324,7 +314,7 @@ class ClientFleet {
     const ssize_t written = write(c.fd, buffer, n);
     if (written < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
-      fail("write");
+      example::fail("write");
     }
     c.sent += static_cast<std::uint64_t>(written);
     if (c.sent == c.message_end) epoll_.set(c.fd, Flags::in);
@@ -341,7 +331,8 @@ class ClientFleet {
     if (n == 0) return lost(c, "the server closed the connection");
     for (ssize_t i = 0; i < n; ++i) {
       if (buffer[i] != stream_byte(c.id, c.received + static_cast<std::uint64_t>(i))) {
-        return lost(c, "byte " + std::to_string(c.received + static_cast<std::uint64_t>(i)) + " came back wrong");
+        return lost(
+            c, "byte " + std::to_string(c.received + static_cast<std::uint64_t>(i)) + " came back wrong");
       }
     }
     c.received += static_cast<std::uint64_t>(n);
@@ -393,17 +384,14 @@ class ClientFleet {
   bool stopping_ = false;
 };
 
-int listen_on_loopback(sockaddr_in& address) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;  // a free port, chosen by the kernel
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) fail("bind");
-  if (listen(fd, 4096) != 0) fail("listen");
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) fail("getsockname");
+// A nonblocking listener on 127.0.0.1, on a free port that the kernel picks.
+int listen_on_loopback() {
+  const int fd = static_cast<int>(
+      example::check(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
+  const sockaddr_in address = example::loopback_address(0);
+  example::check(bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), "bind");
+  // Every client connects at once: the backlog must hold them all.
+  example::check(listen(fd, 4096), "listen");
   return fd;
 }
 
@@ -413,12 +401,11 @@ int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   // A peer that closes early must cost an EPIPE, not the process.
   std::signal(SIGPIPE, SIG_IGN);
-  sockaddr_in address{};
-  const int listen_fd = listen_on_loopback(address);
-  const int stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (stop_fd < 0) fail("eventfd");
-  std::cout << "echo server on 127.0.0.1:" << ntohs(address.sin_port) << ", " << options.connections
-            << " clients, " << options.messages << " messages each, at most " << options.duration_s << " s\n";
+  const int listen_fd = listen_on_loopback();
+  const std::uint16_t port = example::local_port(listen_fd);
+  const int stop_fd = static_cast<int>(example::check(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
+  std::cout << "echo server on 127.0.0.1:" << port << ", " << options.connections << " clients, "
+            << options.messages << " messages each, at most " << options.duration_s << " s\n";
 
   ServerStatus status;
   std::thread server_thread([&] {
@@ -436,7 +423,7 @@ int main(int argc, char** argv) {
   std::uint64_t bytes = 0;
   double elapsed = 0;
   try {
-    ClientFleet fleet(options, address);
+    ClientFleet fleet(options, example::loopback_address(port));
     intact = fleet.run(status);
     fleet.epoll().check_against_kernel();
     messages = fleet.messages_done();
@@ -452,7 +439,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const std::uint64_t one = 1;
-  if (write(stop_fd, &one, sizeof one) != sizeof one) fail("write to the stop eventfd");
+  example::check(write(stop_fd, &one, sizeof one), "write to the stop eventfd");
   server_thread.join();
   close(listen_fd);
   close(stop_fd);
@@ -462,7 +449,8 @@ int main(int argc, char** argv) {
             << "  messages echoed  " << messages << "\n"
             << "  bytes echoed     " << bytes << "\n"
             << "  seconds          " << elapsed << "\n"
-            << "  messages/s       " << (elapsed > 0 ? static_cast<long>(static_cast<double>(messages) / elapsed) : 0) << "\n"
+            << "  messages/s       "
+            << (elapsed > 0 ? static_cast<long>(static_cast<double>(messages) / elapsed) : 0) << "\n"
             << "  bytes checked    " << (intact ? "all intact" : "LOST OR CORRUPTED") << "\n";
   if (!status.failure.empty()) std::cout << "  server           " << status.failure << "\n";
   const bool ok = intact && status.failure.empty();

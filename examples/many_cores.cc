@@ -14,10 +14,8 @@
 //   many_cores --serve [--threads N]
 //       only serve, until interrupted; prints the port
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,27 +40,10 @@ int make_listener(std::uint16_t port) {
       example::check(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
   const int on = 1;
   example::check(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), "setsockopt SO_REUSEPORT");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  example::check(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind");
+  const sockaddr_in address = example::loopback_address(port);
+  example::check(bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), "bind");
   example::check(listen(fd, SOMAXCONN), "listen");
   return fd;
-}
-
-std::uint16_t local_port(int fd) {
-  sockaddr_in addr{};
-  socklen_t len = sizeof addr;
-  example::check(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), "getsockname");
-  return ntohs(addr.sin_port);
-}
-
-// The fds an Epoll may hold: every fd the process may open, within reason.
-int fd_domain() {
-  rlimit limit{};
-  example::check(getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
-  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 65536));
 }
 
 // Closes every connection still open at shutdown. The table knows them all.
@@ -90,7 +71,7 @@ struct ServerStats {
 // connections, return when `stop_fd` becomes readable.
 ServerStats serve(int listen_fd, int stop_fd) {
   ServerStats stats;
-  auto ep = Epoll::create(fd_domain(), /*max_ready_events=*/64).value();
+  auto ep = Epoll::create(example::fd_domain(), /*max_ready_events=*/64).value();
   ep.set(listen_fd, Epoll::Flags::in);
   // Every thread watches the same eventfd; nobody reads it, so it stays
   // readable and stops them all.
@@ -129,14 +110,11 @@ ServerStats serve(int listen_fd, int stop_fd) {
 // and checks that each comes back unchanged. Returns the number of correct
 // echoes.
 long run_client(std::uint16_t port, int connections, int messages) {
+  const sockaddr_in server = example::loopback_address(port);
   std::vector<int> fds;
   for (int i = 0; i < connections; ++i) {
     const int fd = static_cast<int>(example::check(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    example::check(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect");
+    example::check(connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
     fds.push_back(fd);
   }
   long correct = 0;
@@ -170,7 +148,7 @@ int main(int argc, char** argv) {
   // All listeners exist before any client connects, so the kernel can hand a
   // connection to any of them from the start.
   std::vector<int> listeners{make_listener(0)};
-  const std::uint16_t port = local_port(listeners[0]);
+  const std::uint16_t port = example::local_port(listeners[0]);
   for (int i = 1; i < threads; ++i) listeners.push_back(make_listener(port));
   const int stop_fd = static_cast<int>(example::check(eventfd(0, EFD_CLOEXEC), "eventfd"));
 
