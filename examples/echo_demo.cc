@@ -9,9 +9,7 @@
 // a function of (connection, offset), so every echoed byte can be checked
 // without keeping copies. The program prints a live progress line, the
 // server's Epoll as an S-expression while the clients are connected, and a
-// summary; it exits 1 if any byte was lost or corrupted.
-//
-//   echo_demo [--connections N] [--messages M] [--duration SECONDS]
+// summary; it exits 0 only when every byte came back intact.
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,14 +24,11 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <mutex>
 #include <random>
 #include <string>
-#include <string_view>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -49,59 +44,23 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kBufferSize = 16 * 1024;
 constexpr std::size_t kMaxMessage = 8 * 1024;
 
+constexpr const char* kUsage =
+    "usage: echo_demo [--connections N] [--messages M] [--duration SECONDS]\n"
+    "\n"
+    "An echo server on linux_ext::Epoll on 127.0.0.1 (a free port), driven by N\n"
+    "client connections from a second Epoll. Each client sends M messages of\n"
+    "random sizes and checks every echoed byte; the run stops early after\n"
+    "SECONDS. Exits 0 only when every byte came back intact.\n"
+    "\n"
+    "  --connections N    client connections (default 300)\n"
+    "  --messages M       messages per connection (default 1000)\n"
+    "  --duration SECONDS longest run (default 10)\n";
+
 struct Options {
   int connections = 300;
-  long messages = 1000;  // per connection
+  int messages = 1000;  // per connection
   double duration_s = 10;
 };
-
-void print_usage(std::ostream& out) {
-  out << "usage: echo_demo [--connections N] [--messages M] [--duration SECONDS]\n"
-         "\n"
-         "An echo server on linux_ext::Epoll on 127.0.0.1 (a free port), driven by N\n"
-         "client connections from a second Epoll. Each client sends M messages of\n"
-         "random sizes and checks every echoed byte; the run stops early after\n"
-         "SECONDS. Exits 1 if any byte is lost or corrupted.\n"
-         "\n"
-         "  --connections N    client connections (default 300)\n"
-         "  --messages M       messages per connection (default 1000)\n"
-         "  --duration SECONDS longest run (default 10)\n";
-}
-
-Options parse_options(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      print_usage(std::cout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "echo_demo: " << arg << " needs a value\n";
-      print_usage(std::cerr);
-      std::exit(2);
-    }
-    const char* value = argv[++i];
-    char* end = nullptr;
-    if (arg == "--connections") {
-      options.connections = static_cast<int>(std::strtol(value, &end, 10));
-    } else if (arg == "--messages") {
-      options.messages = std::strtol(value, &end, 10);
-    } else if (arg == "--duration") {
-      options.duration_s = std::strtod(value, &end);
-    } else {
-      std::cerr << "echo_demo: unknown option " << arg << "\n";
-      print_usage(std::cerr);
-      std::exit(2);
-    }
-    if (end == value || *end != '\0' || options.connections <= 0 || options.messages <= 0 ||
-        options.duration_s <= 0) {
-      std::cerr << "echo_demo: " << arg << " takes a positive number, got \"" << value << "\"\n";
-      std::exit(2);
-    }
-  }
-  return options;
-}
 
 // The byte at `offset` of connection `id`'s stream.
 char stream_byte(int id, std::uint64_t offset) {
@@ -227,7 +186,7 @@ class EchoServer {
 struct Client {
   int id = 0;
   int fd = -1;
-  long messages_left = 0;
+  int messages_left = 0;
   std::uint64_t sent = 0;         // stream bytes written
   std::uint64_t received = 0;     // stream bytes read back and checked
   std::uint64_t message_end = 0;  // stream offset where the current message ends
@@ -280,7 +239,7 @@ class ClientFleet {
       if (now >= deadline && !stopping_) {
         // Let each client finish the message under way, then stop.
         stopping_ = true;
-        for (Client& c : clients_) c.messages_left = std::min(c.messages_left, 1L);
+        for (Client& c : clients_) c.messages_left = std::min(c.messages_left, 1);
       }
       if (!snapshot_printed) snapshot_printed = print_snapshot(status);
       if (now - last_report >= std::chrono::milliseconds(250)) {
@@ -398,7 +357,11 @@ int listen_on_loopback() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options options = parse_options(argc, argv);
+  Options options;
+  example::parse_options(argc, argv, kUsage,
+                         {{"--connections", options.connections},
+                          {"--messages", options.messages},
+                          {"--duration", options.duration_s}});
   // A peer that closes early must cost an EPIPE, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   const int listen_fd = listen_on_loopback();

@@ -10,11 +10,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
+#include <string>
 #include <string_view>
+#include <variant>
 
 namespace example {
 
@@ -58,28 +63,69 @@ inline std::uint16_t local_port(int fd) {
   return ntohs(address.sin_port);
 }
 
-// The integer after `--name` on the command line, or `fallback`. A value
-// that is not a positive number is a usage error.
-inline int int_option(int argc, char** argv, std::string_view name, int fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (name != argv[i]) continue;
-    char* end = nullptr;
-    const long value = std::strtol(argv[i + 1], &end, 10);
-    if (*end != '\0' || value <= 0 || value > 1'000'000) {
-      std::fprintf(stderr, "%s wants a positive number, not \"%s\"\n", argv[i], argv[i + 1]);
-      std::exit(2);
-    }
-    return static_cast<int>(value);
-  }
-  return fallback;
+// One option of a command line: `--name VALUE` sets an int or a double,
+// `--name` alone sets a bool to true. The variable holds the default.
+struct Option {
+  Option(std::string_view option_name, int& value) : name(option_name), target(&value) {}
+  Option(std::string_view option_name, double& value) : name(option_name), target(&value) {}
+  Option(std::string_view option_name, bool& flag) : name(option_name), target(&flag) {}
+
+  std::string_view name;
+  std::variant<int*, double*, bool*> target;
+};
+
+// Reads `text` into `value` and returns true when it is a whole positive
+// number that fits an int; returns false and leaves `value` alone otherwise.
+inline bool parse_positive(const char* text, int& value) {
+  char* end = nullptr;
+  errno = 0;
+  const long number = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || errno != 0 || number <= 0 || number > INT_MAX) return false;
+  value = static_cast<int>(number);
+  return true;
 }
 
-// True when `--name` is on the command line.
-inline bool has_flag(int argc, char** argv, std::string_view name) {
+// Reads `text` into `value` and returns true when it is a finite positive
+// number; returns false and leaves `value` alone otherwise.
+inline bool parse_positive(const char* text, double& value) {
+  char* end = nullptr;
+  const double number = std::strtod(text, &end);
+  if (end == text || *end != '\0' || !std::isfinite(number) || number <= 0) return false;
+  value = number;
+  return true;
+}
+
+// Prints what is wrong with the command line and `usage`, and exits 2.
+[[noreturn]] inline void usage_error(const std::string& problem, const char* usage) {
+  std::fprintf(stderr, "%s: %s\n%s", program_invocation_short_name, problem.c_str(), usage);
+  std::exit(2);
+}
+
+// Sets the variables of `options` from the command line. `--help` prints
+// `usage` and exits 0. An argument that names none of `options`, an option
+// without its value, or a value that is not a positive number is a usage
+// error.
+inline void parse_options(int argc, char** argv, const char* usage, std::initializer_list<Option> options) {
   for (int i = 1; i < argc; ++i) {
-    if (name == argv[i]) return true;
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    }
+    const Option* option =
+        std::find_if(options.begin(), options.end(), [&](const Option& o) { return o.name == arg; });
+    if (option == options.end()) usage_error("unknown argument " + arg, usage);
+    if (bool* const* flag = std::get_if<bool*>(&option->target)) {
+      **flag = true;
+      continue;
+    }
+    if (i + 1 == argc) usage_error(arg + " needs a value", usage);
+    const char* text = argv[++i];
+    const bool parsed = std::holds_alternative<int*>(option->target)
+                            ? parse_positive(text, *std::get<int*>(option->target))
+                            : parse_positive(text, *std::get<double*>(option->target));
+    if (!parsed) usage_error(arg + " wants a positive number, not \"" + text + "\"", usage);
   }
-  return false;
 }
 
 }  // namespace example

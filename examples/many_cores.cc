@@ -6,13 +6,6 @@
 // connections over them and a connection lives on one thread for its whole
 // life; no lock is taken anywhere. The port is chosen at run time (the first
 // listener binds port 0, the others reuse the port it got).
-//
-//   many_cores [--threads N] [--connections C] [--messages M]
-//       start N server threads (default: one per core), then a built-in
-//       client opens C connections (default 4 per thread), sends M messages
-//       on each, checks every echo and stops the servers
-//   many_cores --serve [--threads N]
-//       only serve, until interrupted; prints the port
 
 #include <netinet/in.h>
 #include <sys/eventfd.h>
@@ -32,6 +25,14 @@
 using linux_ext::Epoll;
 
 namespace {
+
+constexpr const char* kUsage =
+    "usage: many_cores [--threads N] [--connections C] [--messages M]\n"
+    "       many_cores --serve [--threads N]\n"
+    "  start N server threads (default: one per core), then a built-in client\n"
+    "  opens C connections (default 4 per thread), sends M messages on each\n"
+    "  (default 10), checks every echo and stops the servers; with --serve,\n"
+    "  only serve, until interrupted\n";
 
 // A nonblocking TCP listener on 127.0.0.1:`port` that shares its port with
 // the other threads' listeners.
@@ -139,11 +140,16 @@ long run_client(std::uint16_t port, int connections, int messages) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = example::int_option(
-      argc, argv, "--threads", static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
-  const int connections = example::int_option(argc, argv, "--connections", 4 * threads);
-  const int messages = example::int_option(argc, argv, "--messages", 10);
-  const bool serve_only = example::has_flag(argc, argv, "--serve");
+  int threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  int connections = 0;  // until given: four per thread, once the thread count is known
+  int messages = 10;
+  bool serve_only = false;
+  example::parse_options(argc, argv, kUsage,
+                         {{"--threads", threads},
+                          {"--connections", connections},
+                          {"--messages", messages},
+                          {"--serve", serve_only}});
+  if (connections == 0) connections = 4 * threads;
 
   // All listeners exist before any client connects, so the kernel can hand a
   // connection to any of them from the start.
