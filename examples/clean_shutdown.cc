@@ -31,6 +31,13 @@ volatile sig_atomic_t g_signal = 0;
 
 void on_signal(int signal_number) { g_signal = signal_number; }
 
+// Says the loop is ready for a signal. Flushed at once: stdout may be a pipe
+// to whoever waits for this line before it sends the signal.
+void announce_waiting() {
+  std::printf("waiting\n");
+  std::fflush(stdout);
+}
+
 sigset_t shutdown_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -43,10 +50,10 @@ sigset_t shutdown_signals() {
 // learns which signal it was and who sent it.
 int run_with_signalfd(Epoll& ep, int work_fd) {
   const sigset_t signals = shutdown_signals();
-  const int sfd = static_cast<int>(example::check(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC), "signalfd"));
+  const int sfd =
+      static_cast<int>(example::check(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC), "signalfd"));
   ep.set(sfd, Epoll::Flags::in);
-  std::printf("waiting\n");
-  std::fflush(stdout);
+  announce_waiting();
   int received = 0;
   while (received == 0) {
     ep.wait(Epoll::Timeout::never());
@@ -75,8 +82,7 @@ int run_with_pwait(Epoll& ep, int work_fd) {
   pthread_sigmask(SIG_SETMASK, nullptr, &wait_mask);
   sigdelset(&wait_mask, SIGINT);
   sigdelset(&wait_mask, SIGTERM);
-  std::printf("waiting\n");
-  std::fflush(stdout);
+  announce_waiting();
   while (g_signal == 0) {
     if (ep.pwait(Epoll::Timeout::never(), wait_mask) == Epoll::WaitResult::interrupted) continue;
     for (auto [fd, flags] : ep.ready()) {

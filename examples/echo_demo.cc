@@ -9,37 +9,31 @@
 // a function of (connection, offset), so every echoed byte can be checked
 // without keeping copies. The program prints a live progress line, the
 // server's Epoll as an S-expression while the clients are connected, and a
-// summary; it exits 1 if any byte was lost or corrupted.
-//
-//   echo_demo [--connections N] [--messages M] [--duration SECONDS]
+// summary; it exits 0 only when every byte came back intact.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <linux_ext/epoll.h>
 #include <mutex>
 #include <random>
 #include <string>
-#include <string_view>
-#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "example_util.h"
+#include "linux_ext/epoll.h"
 
 namespace {
 
@@ -50,77 +44,29 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kBufferSize = 16 * 1024;
 constexpr std::size_t kMaxMessage = 8 * 1024;
 
+constexpr const char* kUsage =
+    "usage: echo_demo [--connections N] [--messages M] [--duration SECONDS]\n"
+    "\n"
+    "An echo server on linux_ext::Epoll on 127.0.0.1 (a free port), driven by N\n"
+    "client connections from a second Epoll. Each client sends M messages of\n"
+    "random sizes and checks every echoed byte; the run stops early after\n"
+    "SECONDS. Exits 0 only when every byte came back intact.\n"
+    "\n"
+    "  --connections N    client connections (default 300)\n"
+    "  --messages M       messages per connection (default 1000)\n"
+    "  --duration SECONDS longest run (default 10)\n";
+
 struct Options {
   int connections = 300;
-  long messages = 1000;  // per connection
+  int messages = 1000;  // per connection
   double duration_s = 10;
 };
-
-[[noreturn]] void fail(const std::string& what) {
-  std::cerr << "echo_demo: " << what << ": " << std::strerror(errno) << "\n";
-  std::exit(2);
-}
-
-void print_usage(std::ostream& out) {
-  out << "usage: echo_demo [--connections N] [--messages M] [--duration SECONDS]\n"
-         "\n"
-         "An echo server on linux_ext::Epoll on 127.0.0.1 (a free port), driven by N\n"
-         "client connections from a second Epoll. Each client sends M messages of\n"
-         "random sizes and checks every echoed byte; the run stops early after\n"
-         "SECONDS. Exits 1 if any byte is lost or corrupted.\n"
-         "\n"
-         "  --connections N    client connections (default 300)\n"
-         "  --messages M       messages per connection (default 1000)\n"
-         "  --duration SECONDS longest run (default 10)\n";
-}
-
-Options parse_options(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      print_usage(std::cout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) {
-      std::cerr << "echo_demo: " << arg << " needs a value\n";
-      print_usage(std::cerr);
-      std::exit(2);
-    }
-    const char* value = argv[++i];
-    char* end = nullptr;
-    if (arg == "--connections") {
-      options.connections = static_cast<int>(std::strtol(value, &end, 10));
-    } else if (arg == "--messages") {
-      options.messages = std::strtol(value, &end, 10);
-    } else if (arg == "--duration") {
-      options.duration_s = std::strtod(value, &end);
-    } else {
-      std::cerr << "echo_demo: unknown option " << arg << "\n";
-      print_usage(std::cerr);
-      std::exit(2);
-    }
-    if (end == value || *end != '\0' || options.connections <= 0 || options.messages <= 0 ||
-        options.duration_s <= 0) {
-      std::cerr << "echo_demo: " << arg << " takes a positive number, got \"" << value << "\"\n";
-      std::exit(2);
-    }
-  }
-  return options;
-}
 
 // The byte at `offset` of connection `id`'s stream.
 char stream_byte(int id, std::uint64_t offset) {
   std::uint64_t x = (static_cast<std::uint64_t>(id) << 40) ^ offset;
   x *= 0x9e3779b97f4a7c15ULL;
   return static_cast<char>(x >> 56);
-}
-
-// The largest fd the process may open, as the domain of both tables.
-int fd_domain() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) fail("getrlimit");
-  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 1 << 20));
 }
 
 // ---------------------------------------------------------------------------
@@ -142,7 +88,7 @@ class EchoServer {
         stop_fd_(stop_fd),
         expected_(expected_connections),
         status_(status),
-        epoll_(Epoll::create(fd_domain(), 256).value()),
+        epoll_(Epoll::create(example::fd_domain(), 256).value()),
         pending_(static_cast<std::size_t>(epoll_.num_file_descrs())) {
     epoll_.set(listen_fd_, Flags::in);
     epoll_.set(stop_fd_, Flags::in);
@@ -176,7 +122,7 @@ class EchoServer {
       const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
-        fail("accept4");
+        example::fail("accept4");
       }
       epoll_.set(fd, Flags::in);
       if (status_.connections.fetch_add(1) + 1 == expected_) {
@@ -240,7 +186,7 @@ class EchoServer {
 struct Client {
   int id = 0;
   int fd = -1;
-  long messages_left = 0;
+  int messages_left = 0;
   std::uint64_t sent = 0;         // stream bytes written
   std::uint64_t received = 0;     // stream bytes read back and checked
   std::uint64_t message_end = 0;  // stream offset where the current message ends
@@ -249,19 +195,22 @@ struct Client {
 class ClientFleet {
  public:
   ClientFleet(const Options& options, const sockaddr_in& server)
-      : options_(options), epoll_(Epoll::create(fd_domain(), 256).value()), by_fd_(static_cast<std::size_t>(epoll_.num_file_descrs()), -1) {
+      : options_(options),
+        epoll_(Epoll::create(example::fd_domain(), 256).value()),
+        by_fd_(static_cast<std::size_t>(epoll_.num_file_descrs()), -1) {
     clients_.resize(static_cast<std::size_t>(options.connections));
     open_ = options.connections;
     for (int id = 0; id < options.connections; ++id) {
       Client& c = clients_[static_cast<std::size_t>(id)];
       c.id = id;
       c.messages_left = options.messages;
-      c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (c.fd < 0) fail("socket");
+      c.fd = static_cast<int>(
+          example::check(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
       const int one = 1;
       setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      if (connect(c.fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0 && errno != EINPROGRESS) {
-        fail("connect");
+      if (connect(c.fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0 &&
+          errno != EINPROGRESS) {
+        example::fail("connect");
       }
       by_fd_[static_cast<std::size_t>(c.fd)] = id;
       start_message(c);
@@ -290,7 +239,7 @@ class ClientFleet {
       if (now >= deadline && !stopping_) {
         // Let each client finish the message under way, then stop.
         stopping_ = true;
-        for (Client& c : clients_) c.messages_left = std::min(c.messages_left, 1L);
+        for (Client& c : clients_) c.messages_left = std::min(c.messages_left, 1);
       }
       if (!snapshot_printed) snapshot_printed = print_snapshot(status);
       if (now - last_report >= std::chrono::milliseconds(250)) {
@@ -324,7 +273,7 @@ class ClientFleet {
     const ssize_t written = write(c.fd, buffer, n);
     if (written < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
-      fail("write");
+      example::fail("write");
     }
     c.sent += static_cast<std::uint64_t>(written);
     if (c.sent == c.message_end) epoll_.set(c.fd, Flags::in);
@@ -341,7 +290,8 @@ class ClientFleet {
     if (n == 0) return lost(c, "the server closed the connection");
     for (ssize_t i = 0; i < n; ++i) {
       if (buffer[i] != stream_byte(c.id, c.received + static_cast<std::uint64_t>(i))) {
-        return lost(c, "byte " + std::to_string(c.received + static_cast<std::uint64_t>(i)) + " came back wrong");
+        return lost(
+            c, "byte " + std::to_string(c.received + static_cast<std::uint64_t>(i)) + " came back wrong");
       }
     }
     c.received += static_cast<std::uint64_t>(n);
@@ -393,32 +343,32 @@ class ClientFleet {
   bool stopping_ = false;
 };
 
-int listen_on_loopback(sockaddr_in& address) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;  // a free port, chosen by the kernel
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) fail("bind");
-  if (listen(fd, 4096) != 0) fail("listen");
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) fail("getsockname");
+// A nonblocking listener on 127.0.0.1, on a free port that the kernel picks.
+int listen_on_loopback() {
+  const int fd = static_cast<int>(
+      example::check(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
+  const sockaddr_in address = example::loopback_address(0);
+  example::check(bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), "bind");
+  // Every client connects at once: the backlog must hold them all.
+  example::check(listen(fd, 4096), "listen");
   return fd;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options options = parse_options(argc, argv);
+  Options options;
+  example::parse_options(argc, argv, kUsage,
+                         {{"--connections", options.connections},
+                          {"--messages", options.messages},
+                          {"--duration", options.duration_s}});
   // A peer that closes early must cost an EPIPE, not the process.
   std::signal(SIGPIPE, SIG_IGN);
-  sockaddr_in address{};
-  const int listen_fd = listen_on_loopback(address);
-  const int stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (stop_fd < 0) fail("eventfd");
-  std::cout << "echo server on 127.0.0.1:" << ntohs(address.sin_port) << ", " << options.connections
-            << " clients, " << options.messages << " messages each, at most " << options.duration_s << " s\n";
+  const int listen_fd = listen_on_loopback();
+  const std::uint16_t port = example::local_port(listen_fd);
+  const int stop_fd = static_cast<int>(example::check(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
+  std::cout << "echo server on 127.0.0.1:" << port << ", " << options.connections << " clients, "
+            << options.messages << " messages each, at most " << options.duration_s << " s\n";
 
   ServerStatus status;
   std::thread server_thread([&] {
@@ -436,7 +386,7 @@ int main(int argc, char** argv) {
   std::uint64_t bytes = 0;
   double elapsed = 0;
   try {
-    ClientFleet fleet(options, address);
+    ClientFleet fleet(options, example::loopback_address(port));
     intact = fleet.run(status);
     fleet.epoll().check_against_kernel();
     messages = fleet.messages_done();
@@ -452,7 +402,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const std::uint64_t one = 1;
-  if (write(stop_fd, &one, sizeof one) != sizeof one) fail("write to the stop eventfd");
+  example::check(write(stop_fd, &one, sizeof one), "write to the stop eventfd");
   server_thread.join();
   close(listen_fd);
   close(stop_fd);
@@ -462,7 +412,8 @@ int main(int argc, char** argv) {
             << "  messages echoed  " << messages << "\n"
             << "  bytes echoed     " << bytes << "\n"
             << "  seconds          " << elapsed << "\n"
-            << "  messages/s       " << (elapsed > 0 ? static_cast<long>(static_cast<double>(messages) / elapsed) : 0) << "\n"
+            << "  messages/s       "
+            << (elapsed > 0 ? static_cast<long>(static_cast<double>(messages) / elapsed) : 0) << "\n"
             << "  bytes checked    " << (intact ? "all intact" : "LOST OR CORRUPTED") << "\n";
   if (!status.failure.empty()) std::cout << "  server           " << status.failure << "\n";
   const bool ok = intact && status.failure.empty();

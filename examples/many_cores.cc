@@ -6,18 +6,9 @@
 // connections over them and a connection lives on one thread for its whole
 // life; no lock is taken anywhere. The port is chosen at run time (the first
 // listener binds port 0, the others reuse the port it got).
-//
-//   many_cores [--threads N] [--connections C] [--messages M]
-//       start N server threads (default: one per core), then a built-in
-//       client opens C connections (default 4 per thread), sends M messages
-//       on each, checks every echo and stops the servers
-//   many_cores --serve [--threads N]
-//       only serve, until interrupted; prints the port
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +26,14 @@ using linux_ext::Epoll;
 
 namespace {
 
+constexpr const char* kUsage =
+    "usage: many_cores [--threads N] [--connections C] [--messages M]\n"
+    "       many_cores --serve [--threads N]\n"
+    "  start N server threads (default: one per core), then a built-in client\n"
+    "  opens C connections (default 4 per thread), sends M messages on each\n"
+    "  (default 10), checks every echo and stops the servers; with --serve,\n"
+    "  only serve, until interrupted\n";
+
 // A nonblocking TCP listener on 127.0.0.1:`port` that shares its port with
 // the other threads' listeners.
 int make_listener(std::uint16_t port) {
@@ -42,27 +41,25 @@ int make_listener(std::uint16_t port) {
       example::check(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
   const int on = 1;
   example::check(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on), "setsockopt SO_REUSEPORT");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  example::check(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind");
+  const sockaddr_in address = example::loopback_address(port);
+  example::check(bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), "bind");
   example::check(listen(fd, SOMAXCONN), "listen");
   return fd;
 }
 
-std::uint16_t local_port(int fd) {
-  sockaddr_in addr{};
-  socklen_t len = sizeof addr;
-  example::check(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), "getsockname");
-  return ntohs(addr.sin_port);
-}
-
-// The fds an Epoll may hold: every fd the process may open, within reason.
-int fd_domain() {
-  rlimit limit{};
-  example::check(getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
-  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 65536));
+// Closes every connection still open at shutdown. The table knows them all.
+// Each leaves the set before it is closed (the library's first rule), and
+// `iter` only collects them: a walk whose callback changes the table may stop
+// early.
+void close_connections(Epoll& ep, int listen_fd, int stop_fd) {
+  std::vector<int> connections;
+  ep.iter([&](int fd, Epoll::Flags) {
+    if (fd != listen_fd && fd != stop_fd) connections.push_back(fd);
+  });
+  for (int fd : connections) {
+    ep.remove(fd);
+    close(fd);
+  }
 }
 
 // What one server thread did.
@@ -75,7 +72,7 @@ struct ServerStats {
 // connections, return when `stop_fd` becomes readable.
 ServerStats serve(int listen_fd, int stop_fd) {
   ServerStats stats;
-  auto ep = Epoll::create(fd_domain(), /*max_ready_events=*/64).value();
+  auto ep = Epoll::create(example::fd_domain(), /*max_ready_events=*/64).value();
   ep.set(listen_fd, Epoll::Flags::in);
   // Every thread watches the same eventfd; nobody reads it, so it stays
   // readable and stops them all.
@@ -84,11 +81,7 @@ ServerStats serve(int listen_fd, int stop_fd) {
     ep.wait(Epoll::Timeout::never());
     for (auto [fd, flags] : ep.ready()) {
       if (fd == stop_fd) {
-        // The table knows every connection still open; the Epoll goes away
-        // with them, so they need not leave it first.
-        ep.iter([&](int open_fd, Epoll::Flags) {
-          if (open_fd != listen_fd && open_fd != stop_fd) close(open_fd);
-        });
+        close_connections(ep, listen_fd, stop_fd);
         return stats;
       }
       if (fd == listen_fd) {
@@ -118,14 +111,11 @@ ServerStats serve(int listen_fd, int stop_fd) {
 // and checks that each comes back unchanged. Returns the number of correct
 // echoes.
 long run_client(std::uint16_t port, int connections, int messages) {
+  const sockaddr_in server = example::loopback_address(port);
   std::vector<int> fds;
   for (int i = 0; i < connections; ++i) {
     const int fd = static_cast<int>(example::check(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    example::check(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect");
+    example::check(connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
     fds.push_back(fd);
   }
   long correct = 0;
@@ -150,16 +140,21 @@ long run_client(std::uint16_t port, int connections, int messages) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = example::int_option(argc, argv, "--threads",
-                                          static_cast<int>(std::max(1U, std::thread::hardware_concurrency())));
-  const int connections = example::int_option(argc, argv, "--connections", 4 * threads);
-  const int messages = example::int_option(argc, argv, "--messages", 10);
-  const bool serve_only = example::has_flag(argc, argv, "--serve");
+  int threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  int connections = 0;  // until given: four per thread, once the thread count is known
+  int messages = 10;
+  bool serve_only = false;
+  example::parse_options(argc, argv, kUsage,
+                         {{"--threads", threads},
+                          {"--connections", connections},
+                          {"--messages", messages},
+                          {"--serve", serve_only}});
+  if (connections == 0) connections = 4 * threads;
 
   // All listeners exist before any client connects, so the kernel can hand a
   // connection to any of them from the start.
   std::vector<int> listeners{make_listener(0)};
-  const std::uint16_t port = local_port(listeners[0]);
+  const std::uint16_t port = example::local_port(listeners[0]);
   for (int i = 1; i < threads; ++i) listeners.push_back(make_listener(port));
   const int stop_fd = static_cast<int>(example::check(eventfd(0, EFD_CLOEXEC), "eventfd"));
 

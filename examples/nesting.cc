@@ -38,7 +38,9 @@ struct Inner {
     close(pipe_fds[1]);
   }
 
-  void send(const char* text) { example::check(write(pipe_fds[1], text, std::char_traits<char>::length(text)), "write"); }
+  void send(const char* text) {
+    example::check(write(pipe_fds[1], text, std::char_traits<char>::length(text)), "write");
+  }
 
   // What the inner loop does when the outer one says its fd is readable:
   // poll its own set and handle what is ready.
@@ -67,6 +69,8 @@ void nest_in_epoll() {
   // Drained: the inner fd is no longer readable, so the outer loop is quiet.
   outer.wait(Epoll::Timeout::immediately());
   std::printf("second Epoll: %d events once the inner set is drained\n", outer.num_ready());
+  // `inner` closes its epoll fd when it goes, so that fd leaves this set first.
+  outer.remove(inner.ep.fd());
 }
 
 #ifdef LINUX_EXT_EXAMPLE_HAVE_LIBUV

@@ -8,8 +8,6 @@
 // table, FD_SET/FD_CLR become `set`/`remove`, and the scan over every fd
 // becomes a walk over the ready set, which costs what is ready, not the
 // highest fd. Both loops print the same transcript.
-//
-//   select_to_epoll [--pipes N]    read N pipes (default 3)
 
 #include <fcntl.h>
 #include <sys/select.h>
@@ -27,6 +25,10 @@ using linux_ext::Epoll;
 
 namespace {
 
+constexpr const char* kUsage =
+    "usage: select_to_epoll [--pipes N]\n"
+    "  read N pipes (default 3)\n";
+
 constexpr std::size_t kChunk = 4;
 
 // The pipes a loop reads, each filled with a message and closed for writing,
@@ -40,7 +42,8 @@ struct Pipes {
     for (int i = 0; i < count; ++i) {
       int fds[2];
       example::check(pipe2(fds, O_CLOEXEC), "pipe2");
-      const std::string message = "message " + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 3, '!');
+      const std::string message =
+          "message " + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 3, '!');
       example::check(write(fds[1], message.data(), message.size()), "write");
       close(fds[1]);
       read_fds.push_back(fds[0]);
@@ -123,7 +126,8 @@ std::string epoll_loop(int count) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int count = example::int_option(argc, argv, "--pipes", 3);
+  int count = 3;
+  example::parse_options(argc, argv, kUsage, {{"--pipes", count}});
   const std::string before = select_loop(count);
   const std::string after = epoll_loop(count);
   std::printf("%s%s", before.c_str(), after.c_str());

@@ -6,8 +6,6 @@
 // behind loses no tick and is never woken twice for the same ones. Precision
 // is the timerfd's, not the wait's: the loop itself waits with
 // `Timeout::never()`, and a 250 µs timer runs beside a 20 ms one.
-//
-//   timers [--ticks N]    run until the slowest timer fired N times (default 5)
 
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -26,6 +24,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
+constexpr const char* kUsage =
+    "usage: timers [--ticks N]\n"
+    "  run until the slowest timer fired N times (default 5)\n";
+
 struct Timer {
   std::string name;
   std::chrono::nanoseconds period;
@@ -35,8 +37,8 @@ struct Timer {
 
 // Arms a periodic CLOCK_MONOTONIC timer whose first expiry is one period away.
 int start_timer(std::chrono::nanoseconds period) {
-  const int fd = static_cast<int>(example::check(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
-                                                 "timerfd_create"));
+  const int fd = static_cast<int>(
+      example::check(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd_create"));
   const timespec ts{static_cast<time_t>(period / 1s), static_cast<long>((period % 1s).count())};
   const itimerspec spec{ts, ts};
   example::check(timerfd_settime(fd, 0, &spec, nullptr), "timerfd_settime");
@@ -53,7 +55,8 @@ void collect(Timer& timer) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int ticks = example::int_option(argc, argv, "--ticks", 5);
+  int ticks = 5;
+  example::parse_options(argc, argv, kUsage, {{"--ticks", ticks}});
   std::vector<Timer> timers{{"250us", 250us}, {"4ms", 4ms}, {"20ms", 20ms}};
   Timer& slowest = timers.back();
 

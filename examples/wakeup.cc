@@ -5,8 +5,6 @@
 // its counter however many writes came) and empties the queue. Several
 // writes between two waits wake the loop once: the queue, not the number of
 // wake-ups, says how much work arrived.
-//
-//   wakeup [--jobs N]    the worker computes N squares (default 5)
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -24,6 +22,10 @@
 using linux_ext::Epoll;
 
 namespace {
+
+constexpr const char* kUsage =
+    "usage: wakeup [--jobs N]\n"
+    "  the worker computes N squares (default 5)\n";
 
 // Results handed from the worker to the loop.
 class Mailbox {
@@ -60,7 +62,8 @@ class Mailbox {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int jobs = example::int_option(argc, argv, "--jobs", 5);
+  int jobs = 5;
+  example::parse_options(argc, argv, kUsage, {{"--jobs", jobs}});
   Mailbox mailbox;
   auto ep = Epoll::create(/*num_file_descrs=*/64, /*max_ready_events=*/8).value();
   ep.set(mailbox.wake_fd(), Epoll::Flags::in);
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
     }
   }
   worker.join();
+  ep.remove(mailbox.wake_fd());  // before the Mailbox closes it
   std::printf("received %d results in %d wake-ups\n", received, wakeups);
   return 0;
 }
