@@ -86,20 +86,6 @@ T* allocate(std::size_t count) noexcept {
                          " must call after_fork() first");
 }
 
-[[noreturn, gnu::cold, gnu::noinline]] void throw_exclusive_on_modify(int fd, Flags old_flags, Flags flags) {
-  detail::throw_errno(EINVAL, "Epoll::set: fd " + std::to_string(fd) + " is already in the epoll set with " +
-                                  old_flags.to_string() + ", and exclusive in " + flags.to_string() +
-                                  " is only valid when an fd is added");
-}
-
-[[noreturn, gnu::cold, gnu::noinline]] void throw_ctl_error(const char* operation, int error, int op, int fd,
-                                                            Flags flags) {
-  std::string context =
-      std::string("Epoll::") + operation + ": epoll_ctl(" + ctl_name(op) + ", fd " + std::to_string(fd);
-  if (op != EPOLL_CTL_DEL) context += ", " + flags.to_string();
-  detail::throw_errno(error, context + ")");
-}
-
 // The message of a size `create` and `resize` refuse, or empty.
 std::string check_sizes(const char* operation, int num_file_descrs, int max_ready_events) {
   if (num_file_descrs < 0) {
@@ -218,6 +204,26 @@ void Epoll::check_owner(const char* operation) const {
   }
 }
 
+void Epoll::refuse_change(int fd, const char* operation) const {
+  check_fd(fd, operation);
+  // The fd is in the domain, so the set was made by another process.
+  throw_not_owner(operation, owner_pid_);
+}
+
+void Epoll::throw_exclusive_on_modify(int fd, Flags flags) const {
+  detail::throw_errno(EINVAL, "Epoll::set: fd " + std::to_string(fd) + " is already in the epoll set with " +
+                                  Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events).to_string() +
+                                  ", and exclusive in " + flags.to_string() + " is only valid when an fd is added");
+}
+
+void Epoll::throw_ctl_error(const char* operation, int op, int fd, Flags flags) {
+  const int error = errno;
+  std::string context =
+      std::string("Epoll::") + operation + ": epoll_ctl(" + ctl_name(op) + ", fd " + std::to_string(fd);
+  if (op != EPOLL_CTL_DEL) context += ", " + flags.to_string();
+  detail::throw_errno(error, context + ")");
+}
+
 // ---------------------------------------------------------------------------
 // The table
 
@@ -235,51 +241,7 @@ Flags Epoll::find_exn(int fd) const {
   return Flags::of_bits(slot.events);
 }
 
-void Epoll::set(int fd, Flags flags) {
-  check_fd(fd, "set");
-  check_owner("set");
-  Slot& slot = slots_[static_cast<std::size_t>(fd)];
-  if (slot.position == 0) {
-    kernel_change("set", EPOLL_CTL_ADD, fd, flags);
-    add_member(fd, flags);
-    return;
-  }
-  if (flags.do_intersect(Flags::exclusive)) throw_exclusive_on_modify(fd, Flags::of_bits(slot.events), flags);
-  // A MOD re-arms et and oneshot entries; for others it would change nothing.
-  if (slot.events == flags.bits() && !flags.do_intersect(Flags::et + Flags::oneshot)) return;
-  kernel_change("set", EPOLL_CTL_MOD, fd, flags);
-  slot.events = flags.bits();
-}
-
-void Epoll::remove(int fd) {
-  check_fd(fd, "remove");
-  check_owner("remove");
-  if (slots_[static_cast<std::size_t>(fd)].position == 0) return;
-  // The entry leaves the table first: if DEL fails the fd was closed, and
-  // the kernel has already dropped it.
-  remove_member(fd);
-  kernel_change("remove", EPOLL_CTL_DEL, fd, Flags::none);
-}
-
-int Epoll::ctl(int op, int fd, Flags flags) const noexcept {
-  epoll_event event{};
-  event.events = flags.bits();
-  event.data.fd = fd;
-  return detail::call(Syscall::epoll_ctl, [&] { return ::epoll_ctl(epoll_fd_, op, fd, &event); }) == 0 ? 0 : errno;
-}
-
-void Epoll::kernel_change(const char* operation, int op, int fd, Flags flags) const {
-  if (const int error = ctl(op, fd, flags); error != 0) [[unlikely]] throw_ctl_error(operation, error, op, fd, flags);
-}
-
-void Epoll::add_member(int fd, Flags flags) noexcept {
-  Slot& slot = slots_[static_cast<std::size_t>(fd)];
-  slot.events = flags.bits();
-  members_[size_] = fd;
-  slot.position = static_cast<std::uint32_t>(++size_);
-}
-
-void Epoll::remove_member(int fd) noexcept {
+void Epoll::remove_member_during_walks(int fd) noexcept {
   // Fills the gap at `to` with the member at `from`; the gap is then there.
   auto fill = [this](std::size_t& gap, std::size_t from) {
     if (from == gap) return;
@@ -291,7 +253,7 @@ void Epoll::remove_member(int fd) noexcept {
   Slot& slot = slots_[static_cast<std::size_t>(fd)];
   std::size_t gap = slot.position - 1;
   slot.position = 0;
-  if (TableWalk* walk = table_walks_; walk != nullptr) {
+  if (TableWalk* walk = table_walks_; walk != nullptr) {  // none in after_fork
     // The innermost walk visits members_[0, unvisited) from the end down.
     // A gap among those is filled by the last of them, so that the walk
     // still visits each once; the gap then lies among the visited ones.
@@ -371,8 +333,12 @@ void Epoll::after_fork() {
   for (std::size_t i = size_; i-- > 0;) {
     const int fd = members_[i];
     const Flags flags = Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events);
-    if (const int error = ctl(EPOLL_CTL_ADD, fd, flags); error != 0) {
-      remove_member(fd);
+    epoll_event event{};
+    event.events = flags.bits();
+    event.data.fd = fd;
+    if (detail::call(Syscall::epoll_ctl, [&] { return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event); }) != 0) {
+      const int error = errno;
+      remove_member_during_walks(fd);
       if (first_error == 0) first_error = error;
       refused += (refused.empty() ? " fd " : ", fd ") + std::to_string(fd) + " " + flags.to_string() + " (" +
                  std::generic_category().message(error) + ")";

@@ -16,6 +16,7 @@
 #include <climits>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "linux_ext/epoll.h"
@@ -32,19 +33,6 @@ namespace {
 constexpr std::int64_t kNanosPerMilli = 1'000'000;
 constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
 
-[[noreturn, gnu::cold, gnu::noinline]] void throw_wait_error(const char* operation, const std::string& call,
-                                                             int error) {
-  detail::throw_errno(error, std::string("Epoll::") + operation + ": " + call);
-}
-
-std::int64_t monotonic_now_ns(const char* operation) {
-  timespec now{};
-  if (detail::call(Syscall::clock_gettime, [&] { return ::clock_gettime(CLOCK_MONOTONIC, &now); }) != 0) {
-    throw_wait_error(operation, "clock_gettime(CLOCK_MONOTONIC)", errno);
-  }
-  return std::int64_t{now.tv_sec} * kNanosPerSecond + now.tv_nsec;
-}
-
 // The whole milliseconds epoll_wait takes for a positive span: rounded up,
 // clamped to INT_MAX (the rest is waited on the next round).
 int to_millis(std::int64_t span_ns) {
@@ -54,15 +42,20 @@ int to_millis(std::int64_t span_ns) {
 
 }  // namespace
 
-Epoll::WaitResult Epoll::wait(Timeout timeout) { return wait_with("wait", timeout, nullptr); }
-
-Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span) {
-  return wait_with("wait_timeout_after", Timeout::after(span), nullptr);
-}
-
 Epoll::WaitResult Epoll::pwait(Timeout timeout, const sigset_t& mask) { return wait_with("pwait", timeout, &mask); }
 
-Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const sigset_t* mask) {
+void Epoll::throw_wait_error(const char* operation, const char* call, int error) const {
+  std::string context = std::string("Epoll::") + operation + ": " + call;
+  if (std::string_view(call) == "clock_gettime") {
+    context += "(CLOCK_MONOTONIC)";
+  } else {
+    context += "(epoll fd " + std::to_string(epoll_fd_) + ", max_ready_events " + std::to_string(max_ready_events_) + ")";
+  }
+  detail::throw_errno(error, context);
+}
+
+Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const sigset_t* mask,
+                                   std::int64_t started_ns) {
   if (is_closed() || fork_generation_ != detail::fork_count.load(std::memory_order_relaxed)) [[unlikely]] {
     check_open(operation);
     check_owner(operation);
@@ -72,11 +65,22 @@ Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const
   if (ready_walks_ != nullptr) stop_ready_walks();
   num_ready_ = 0;
   const bool timed = timeout.kind_ >= Timeout::Kind::millis;
+  // The monotonic clock now; a clock that cannot be read is an error.
+  auto now_ns = [&] {
+    const std::int64_t now = detail::monotonic_now_ns();
+    if (now < 0) throw_wait_error(operation, "clock_gettime", errno);
+    return now;
+  };
   std::int64_t left_ns = timeout.span_ns_;
   std::int64_t deadline_ns = 0;
   if (timed) {
-    const std::int64_t now = monotonic_now_ns(operation);
-    deadline_ns = now + std::min(left_ns, INT64_MAX - now);
+    const std::int64_t start = started_ns >= 0 ? started_ns : now_ns();
+    deadline_ns = start + std::min(left_ns, INT64_MAX - start);
+    // A first round already ended early: go on for the time that is left.
+    if (started_ns >= 0) {
+      left_ns = deadline_ns - now_ns();
+      if (left_ns <= 0) return WaitResult::timeout;
+    }
   }
   bool precise = timeout.kind_ == Timeout::Kind::nanos && !detail::epoll_pwait2_missing.load(std::memory_order_relaxed);
   for (;;) {
@@ -121,17 +125,12 @@ Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const
     }
     if (n == 0 && !cut) return WaitResult::timeout;
     if (n < 0) {
-      if (errno != EINTR) {
-        throw_wait_error(operation,
-                         std::string(call) + "(epoll fd " + std::to_string(epoll_fd_) + ", max_ready_events " +
-                             std::to_string(max_ready_events_) + ")",
-                         errno);
-      }
+      if (errno != EINTR) throw_wait_error(operation, call, errno);
       if (mask != nullptr) return WaitResult::interrupted;
     }
     // A signal, or a cut span ran out: go on for the time that is left.
     if (timed) {
-      left_ns = deadline_ns - monotonic_now_ns(operation);
+      left_ns = deadline_ns - now_ns();
       if (left_ns <= 0) return WaitResult::timeout;
     }
   }

@@ -67,6 +67,7 @@
 #include <string>
 #include <string_view>
 
+#include "linux_ext/detail/syscall.h"
 #include "linux_ext/detail/walks.h"
 #include "linux_ext/error.h"
 
@@ -292,29 +293,45 @@ class Epoll {
   friend class ReadyRange;
 
   Epoll() noexcept = default;
-  // Each throws what the API promises, naming `operation`, the caller:
-  // `std::logic_error` when closed;
+  // Throws `std::logic_error` when closed, naming `operation`, the caller.
   void check_open(const char* operation) const;
-  // and `std::out_of_range` when `fd` is outside the domain;
+  // Throws `std::out_of_range` when `fd` is outside the domain (or
+  // `std::logic_error` when closed), naming `operation`.
   void check_fd(int fd, const char* operation) const;
-  // `std::logic_error` in a child made by fork(2) before `after_fork`.
+  // Throws `std::logic_error` in a child made by fork(2) before `after_fork`.
   void check_owner(const char* operation) const;
+  // The checks before a change to the kernel's set: `check_fd` and
+  // `check_owner`, one comparison each when they pass.
+  void check_change(int fd, const char* operation) const {
+    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(domain_) ||
+        fork_generation_ != detail::fork_count.load(std::memory_order_relaxed)) [[unlikely]] {
+      refuse_change(fd, operation);
+    }
+  }
+  [[noreturn]] void refuse_change(int fd, const char* operation) const;
+  [[noreturn]] void throw_exclusive_on_modify(int fd, Flags flags) const;
+  // epoll_ctl of `fd` with `flags` and `data.fd == fd`; throws the
+  // kernel's errno, naming `operation`.
+  void kernel_change(const char* operation, int op, int fd, Flags flags) const;
+  [[noreturn]] static void throw_ctl_error(const char* operation, int op, int fd, Flags flags);
+  // Takes `fd` out of `members_` while walks of the table are in progress,
+  // keeping each right (`remove` does it inline when there are none).
+  void remove_member_during_walks(int fd) noexcept;
   // The table walk behind `iter` and `fold`; `operation` names the caller.
   template <class F>
   void walk_table(const char* operation, F&& f) const;
   // The ready-set walk behind `iter_ready` and `fold_ready`.
   template <class F>
   void walk_ready(const char* operation, F&& f) const;
-  // The one wait loop behind `wait`, `wait_timeout_after` and `pwait`.
-  WaitResult wait_with(const char* operation, Timeout timeout, const sigset_t* mask);
-  // epoll_ctl of `fd` with `flags` and `data.fd == fd`: returns 0 or the
-  // kernel's errno; `kernel_change` throws it, naming `operation`.
-  int ctl(int op, int fd, Flags flags) const noexcept;
-  void kernel_change(const char* operation, int op, int fd, Flags flags) const;
-  // Puts `fd` at the end of `members_`; it is then in the set.
-  void add_member(int fd, Flags flags) noexcept;
-  // Takes `fd` out of `members_`, keeping walks in progress right.
-  void remove_member(int fd) noexcept;
+  // The common waits, inline: one epoll_wait; the rest goes to `wait_with`.
+  WaitResult wait_inline(const char* operation, Timeout timeout);
+  // The whole wait loop behind `wait`, `wait_timeout_after` and `pwait`,
+  // for a wait that starts now, or (`started_ns >= 0`) one whose first
+  // epoll_wait, begun then on the monotonic clock, ended early (a signal,
+  // or a span longer than epoll_wait takes).
+  WaitResult wait_with(const char* operation, Timeout timeout, const sigset_t* mask, std::int64_t started_ns = -1);
+  // Throws the errno of a failed `call` (epoll_wait, ...) of `operation`.
+  [[noreturn]] void throw_wait_error(const char* operation, const char* call, int error) const;
   // Stops every walk in progress (for `close`, moves, `resize`).
   void stop_walks() const noexcept;
   // Stops the walks of the ready set (for `wait`, `pwait`, `after_fork`).
@@ -553,7 +570,7 @@ std::ostream& operator<<(std::ostream& out, const Epoll& epoll);
 
 }  // namespace linux_ext
 
-// The bodies of the templates above.
+// The bodies of the templates above, and of set, remove and wait.
 #include "linux_ext/detail/epoll_inline.h"
 
 #endif  // LINUX_EXT_EPOLL_H_

@@ -1,15 +1,105 @@
-// linux_ext/detail/epoll_inline.h — the bodies of Epoll's member templates.
+// linux_ext/detail/epoll_inline.h — the bodies of Epoll's templates, and of
+// set, remove and wait.
 //
-// Not API: included at the end of linux_ext/epoll.h. Each walk registers a
-// record (detail/walks.h) and reads the `Epoll` afresh after each callback,
-// so that the callback may change or close the set under it.
+// Not API: included at the end of linux_ext/epoll.h. `set`, `remove` and
+// `wait` are inline because a call frame costs as much as the rest of their
+// work: inline, they cost raw epoll plus the instructions in the figures of
+// `make bench` ("User-space instructions"), out of line about 25 more per
+// call. Their rare paths (errors, signals, walks in progress, precise
+// timeouts) are out of line in src/table.cc and src/wait.cc.
+//
+// Each walk registers a record (detail/walks.h) and reads the `Epoll` afresh
+// after each callback, so that the callback may change or close the set.
 
 #ifndef LINUX_EXT_DETAIL_EPOLL_INLINE_H_
 #define LINUX_EXT_DETAIL_EPOLL_INLINE_H_
 
+#include <climits>
 #include <utility>
 
 namespace linux_ext {
+
+inline void Epoll::set(int fd, Flags flags) {
+  check_change(fd, "set");
+  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  if (slot.position == 0) {
+    kernel_change("set", EPOLL_CTL_ADD, fd, flags);
+    slot.events = flags.bits();
+    members_[size_] = fd;
+    slot.position = static_cast<std::uint32_t>(++size_);
+    return;
+  }
+  if (flags.do_intersect(Flags::exclusive)) throw_exclusive_on_modify(fd, flags);
+  // A MOD re-arms et and oneshot entries; for others it would change nothing.
+  if (slot.events == flags.bits() && !flags.do_intersect(Flags::et + Flags::oneshot)) return;
+  kernel_change("set", EPOLL_CTL_MOD, fd, flags);
+  slot.events = flags.bits();
+}
+
+inline void Epoll::remove(int fd) {
+  check_change(fd, "remove");
+  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  if (slot.position == 0) return;
+  // The entry leaves the table first: if DEL fails the fd was closed, and
+  // the kernel has already dropped it. The last member fills its place.
+  if (table_walks_ != nullptr) [[unlikely]] {
+    remove_member_during_walks(fd);
+  } else {
+    const int last = members_[--size_];
+    members_[slot.position - 1] = last;
+    slots_[static_cast<std::size_t>(last)].position = slot.position;
+    slot.position = 0;
+  }
+  kernel_change("remove", EPOLL_CTL_DEL, fd, Flags::none);
+}
+
+inline void Epoll::kernel_change(const char* operation, int op, int fd, Flags flags) const {
+  epoll_event event;
+  event.events = flags.bits();
+  event.data.u64 = static_cast<std::uint32_t>(fd);  // data.fd == fd, the rest zero
+  if (detail::call(detail::Syscall::epoll_ctl, [&] { return ::epoll_ctl(epoll_fd_, op, fd, &event); }) != 0)
+      [[unlikely]] {
+    throw_ctl_error(operation, op, fd, flags);
+  }
+}
+
+inline Epoll::WaitResult Epoll::wait(Timeout timeout) { return wait_inline("wait", timeout); }
+
+inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span) {
+  return wait_inline("wait_timeout_after", Timeout::after(span));
+}
+
+inline Epoll::WaitResult Epoll::wait_inline(const char* operation, Timeout timeout) {
+  // A poll, an unbounded wait or a wait of whole milliseconds on a set
+  // with no walk of its ready set in progress: one epoll_wait, and for a
+  // timed wait the clock read that lets a signal be followed by a wait for
+  // the time that is left. Anything else goes through the whole loop.
+  if (timeout.kind_ == Timeout::Kind::nanos || is_closed() || ready_walks_ != nullptr ||
+      fork_generation_ != detail::fork_count.load(std::memory_order_relaxed)) [[unlikely]] {
+    return wait_with(operation, timeout, nullptr);
+  }
+  int millis = timeout.kind_ == Timeout::Kind::never ? -1 : 0;
+  std::int64_t started_ns = 0;
+  bool cut = false;  // whether the span is longer than epoll_wait takes
+  if (timeout.kind_ == Timeout::Kind::millis) {
+    started_ns = detail::monotonic_now_ns();
+    if (started_ns < 0) [[unlikely]] throw_wait_error(operation, "clock_gettime", errno);
+    constexpr std::int64_t kMaxSpan = std::int64_t{INT_MAX} * 1'000'000;
+    cut = timeout.span_ns_ > kMaxSpan;
+    millis = cut ? INT_MAX : static_cast<int>((timeout.span_ns_ + 999'999) / 1'000'000);
+  }
+  const int n = detail::call(detail::Syscall::epoll_wait,
+                             [&] { return ::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, millis); });
+  if (n > 0) [[likely]] {
+    num_ready_ = n;
+    return WaitResult::ok;
+  }
+  num_ready_ = 0;
+  if (n == 0 && !cut) return WaitResult::timeout;
+  if (n < 0 && errno != EINTR) throw_wait_error(operation, "epoll_wait", errno);
+  // A signal, or a cut span ran out: go on for the time that is left.
+  return wait_with(operation, timeout, nullptr, started_ns);
+}
 
 template <class F>
 void Epoll::walk_table(const char* operation, F&& f) const {

@@ -1,4 +1,5 @@
-// The seam under every system call of the library.
+// linux_ext/detail/syscall.h — the seam under every system call of the
+// library. Not API.
 //
 // Each call the operating system can refuse goes through `detail::call`,
 // which in the library is the call itself. The test build compiles the same
@@ -8,11 +9,14 @@
 // ENOSPC, ENOSYS...). Nothing above this file reads errno but to build the
 // error the API promises.
 
-#ifndef LINUX_EXT_SRC_SYSCALL_SEAM_H_
-#define LINUX_EXT_SRC_SYSCALL_SEAM_H_
+#ifndef LINUX_EXT_DETAIL_SYSCALL_H_
+#define LINUX_EXT_DETAIL_SYSCALL_H_
+
+#include <time.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -60,6 +64,14 @@ inline auto call([[maybe_unused]] Syscall id, Make&& make) -> decltype(make()) {
   return make();
 }
 
+// The monotonic clock in nanoseconds (a vDSO call, no system call), or -1
+// with errno set.
+inline std::int64_t monotonic_now_ns() noexcept {
+  timespec now{};
+  if (call(Syscall::clock_gettime, [&] { return ::clock_gettime(CLOCK_MONOTONIC, &now); }) != 0) return -1;
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
 // Throws `std::system_error` with `error` (an errno) and `context`, which
 // names the operation, the call and its input (src/error.cc).
 [[noreturn, gnu::cold]] void throw_errno(int error, const std::string& context);
@@ -75,4 +87,4 @@ extern std::atomic<unsigned> fork_count;
 
 }  // namespace linux_ext::detail
 
-#endif  // LINUX_EXT_SRC_SYSCALL_SEAM_H_
+#endif  // LINUX_EXT_DETAIL_SYSCALL_H_
