@@ -745,6 +745,106 @@ TEST(Lsepoll, ListsEveryEpollInstanceOfTheProcessAndJsonIsOneArray) {
   EXPECT_TRUE(json.output.ends_with("]}]\n")) << json.output;
 }
 
+// "2026-01-02T15:04:05.123+0100 ", the stamp of a line of lsepoll --watch.
+const std::string kTimestamp =
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}[+-][0-9]{4} ";
+
+TEST(Lsepoll, WatchPrintsOnlyWhatChangedUntilSigterm) {
+  Epoll ep = make_epoll();
+  Fd kept = make_eventfd();
+  Fd modified = make_eventfd();
+  Fd removed = make_eventfd();
+  Fd replaced = make_eventfd();
+  Fd replaced_alive(check_sys(::fcntl(replaced.get(), F_DUPFD_CLOEXEC, 0), "fcntl"));
+  for (const Fd* fd : {&kept, &modified, &removed, &replaced}) ep.set(fd->get(), Flags::in);
+
+  LsepollProcess watch({"--watch", "0.05", self()});
+  // Once the last fd of the first reading is printed, that reading is over.
+  ASSERT_TRUE(watch.read_until([&](const std::string& out) {
+    return entries_of(out, ep.fd(), replaced.get()).size() == 1;
+  })) << watch.output();
+  const std::size_t first_reading = watch.output().size();
+  Fd added = make_eventfd();
+  ep.set(added.get(), Flags::in);
+  ep.set(modified.get(), Flags::in + Flags::out);
+  ep.remove(removed.get());
+  Pipe pipe = make_pipe();
+  check_sys(::dup3(pipe.read.get(), replaced.get(), O_CLOEXEC), "dup3");
+
+  const std::string prefix =
+      kTimestamp + self() + " " + own_command() + ": epoll fd " + std::to_string(ep.fd()) + ": ";
+  auto fd = [](const Fd& f) { return "fd " + std::to_string(f.get()) + " "; };
+  const std::vector<std::regex> expected = {
+      std::regex(prefix + "added " + fd(added) + "\\(in\\) eventfd"),
+      std::regex(prefix + "changed " + fd(modified) + "\\(in\\) eventfd -> \\(in out\\) eventfd"),
+      std::regex(prefix + "removed " + fd(removed) + "\\(in\\) eventfd"),
+      std::regex(
+          prefix + "changed " + fd(replaced) +
+          "\\(in\\) eventfd -> \\(in\\) replaced \\(.*the fd now names pipe pipe:\\[[0-9]+\\] read end\\)"),
+  };
+  auto changes = [&](const std::string& out) {
+    std::vector<std::string> lines;
+    std::istringstream in(out.substr(first_reading));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  };
+  auto all_reported = [&](const std::string& out) {
+    const std::vector<std::string> lines = changes(out);
+    return std::all_of(expected.begin(), expected.end(), [&](const std::regex& want) {
+      return std::any_of(lines.begin(), lines.end(),
+                         [&](const std::string& line) { return std::regex_match(line, want); });
+    });
+  };
+  EXPECT_TRUE(watch.read_until(all_reported)) << watch.output();
+  // What did not change is not printed again.
+  for (const std::string& line : changes(watch.output())) {
+    EXPECT_EQ(line.find(fd(kept)), std::string::npos) << line;
+  }
+  watch.signal(SIGTERM);
+  EXPECT_EQ(watch.finish(), 0) << watch.output();
+}
+
+TEST(Lsepoll, WatchWithJsonPrintsEachChangeAsAnObjectUntilSigint) {
+  Epoll ep = make_epoll();
+  LsepollProcess watch({"--json", "--watch", "0.05", self()});
+  ASSERT_TRUE(watch.read_until([](const std::string& out) { return out.ends_with("]\n"); }))
+      << watch.output();
+  EXPECT_TRUE(watch.output().starts_with("[{\"pid\":" + self())) << watch.output();
+  Fd added = make_eventfd();
+  ep.set(added.get(), Flags::in);
+
+  const std::regex change("(^|\n)\\{\"time\":\"" + kTimestamp.substr(0, kTimestamp.size() - 1) +
+                          "\",\"pid\":" + self() + ",\"command\":\"" + own_command() +
+                          "\",\"epoll_fd\":" + std::to_string(ep.fd()) +
+                          ",\"change\":\"added\",\"watched\":\\{\"fd\":" + std::to_string(added.get()) +
+                          ",\"events\":[0-9]+,\"flags\":\"\\(in\\)\",\"kind\":\"eventfd\",[^\n]*\\}\\}\n");
+  EXPECT_TRUE(watch.read_until([&](const std::string& out) { return std::regex_search(out, change); }))
+      << watch.output();
+  watch.signal(SIGINT);
+  EXPECT_EQ(watch.finish(), 0) << watch.output();
+}
+
+TEST(Lsepoll, WatchIntervalThatIsNotAPositiveNumberIsAUsageError) {
+  for (const std::string interval : {"0", "-1", "abc", "1s", "nan", "100000"}) {
+    const Output run = run_lsepoll({"--watch", interval, self()});
+    EXPECT_EQ(run.status, 2) << interval;
+    EXPECT_TRUE(
+        run.output.starts_with("lsepoll: --watch " + interval + ": SECONDS must be a positive number"))
+        << run.output;
+  }
+  const Output missing = run_lsepoll({"--watch"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_TRUE(missing.output.starts_with("lsepoll: --watch: missing SECONDS\n")) << missing.output;
+}
+
+TEST(Lsepoll, HelpNamesEveryOption) {
+  const Output run = run_lsepoll({"--help"});
+  EXPECT_EQ(run.status, 0);
+  for (const char* option : {"--json", "--watch SECONDS"}) {
+    EXPECT_NE(run.output.find(option), std::string::npos) << option << " in:\n" << run.output;
+  }
+}
+
 TEST(Lsepoll, MissingPidIsAnErrorNamingThePid) {
   std::ifstream in("/proc/sys/kernel/pid_max");
   long pid_max = 0;

@@ -120,4 +120,49 @@ std::string process_json(const Process& p) {
       .text();
 }
 
+std::string change_text(const Change& c, std::string_view time) {
+  std::string out = std::string(time) + " " + std::to_string(c.pid) + " " + c.command + ": epoll fd " +
+                    std::to_string(c.epoll_fd) + ": ";
+  switch (c.what) {
+    case Change::What::epoll_added:
+      return out + "new, " + std::to_string(c.watched_count) + " watched\n";
+    case Change::What::epoll_removed:
+      return out + "gone\n";
+    case Change::What::added:
+      return out + "added " + watched_text(c.after) + "\n";
+    case Change::What::removed:
+      return out + "removed " + watched_text(c.before) + "\n";
+    case Change::What::changed:
+      break;
+  }
+  return out + "changed " + watched_text(c.before) + " -> " + flags_text(c.after.events) + " " +
+         c.after.file.description + "\n";
+}
+
+std::string change_json(const Change& c, std::string_view time) {
+  JsonObject object;
+  object.string("time", time)
+      .number("pid", c.pid)
+      .string("command", c.command)
+      .number("epoll_fd", c.epoll_fd)
+      .string("change", what_name(c.what));
+  switch (c.what) {
+    case Change::What::epoll_added:
+      object.number("watched_count", static_cast<long long>(c.watched_count));
+      break;
+    case Change::What::epoll_removed:
+      break;
+    case Change::What::added:
+      object.json("watched", watched_json(c.after));
+      break;
+    case Change::What::removed:
+      object.json("watched", watched_json(c.before));
+      break;
+    case Change::What::changed:
+      object.json("before", watched_json(c.before)).json("after", watched_json(c.after));
+      break;
+  }
+  return object.text() + "\n";
+}
+
 }  // namespace lsepoll

@@ -5,8 +5,10 @@
 #define LINUX_EXT_TOOLS_LSEPOLL_PRINT_H_
 
 #include <string>
+#include <string_view>
 
 #include "proc.h"
+#include "watch.h"
 
 namespace lsepoll {
 
@@ -21,6 +23,16 @@ std::string process_text(const Process& p, bool named);
 //   {"pid", "command", "epolls": [{"fd", "watched": [WATCHED...]}]}
 // with WATCHED an object of every field of WatchedFile and its FileInfo.
 std::string process_json(const Process& p);
+
+// A change as one line of text, stamped with `time`:
+//   "TIME 1234 redis-server: epoll fd 5: added fd 9 (in) tcp ..."
+std::string change_text(const Change& c, std::string_view time);
+
+// A change as one JSON object on one line:
+//   {"time", "pid", "command", "epoll_fd", "change", ...}
+// with "watched_count" for epoll_added, "watched" for added and removed, and
+// "before" and "after" for changed.
+std::string change_json(const Change& c, std::string_view time);
 
 }  // namespace lsepoll
 
