@@ -52,12 +52,12 @@ const char* verdict_by_name(VerdictBy by);
 
 // One entry of an epoll set, and what its fd refers to.
 struct WatchedFile {
-  int fd = -1;               // the number the fd was added under
-  unsigned rank = 0;         // how many entries under the same fd come before it
-  std::uint32_t events = 0;  // the kernel's event mask for it
-  std::uint64_t inode = 0;   // the inode of the watched file, from the kernel
-  VerdictBy verdict_by = VerdictBy::none;
-  FileInfo file;  // what the fd is, or closed / replaced
+  int fd = -1;                             // the number the fd was added under
+  unsigned rank = 0;                       // how many entries under the same fd come before it
+  std::uint32_t events = 0;                // the kernel's event mask for it
+  std::uint64_t inode = 0;                 // the inode of the watched file, from the kernel
+  VerdictBy verdict_by = VerdictBy::none;  // how `file` was told live from replaced
+  FileInfo file;                           // what the fd is, or closed / replaced
 };
 
 // One epoll instance of a process.
