@@ -1,217 +1,67 @@
 #include "proc.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
-#include <cstring>
-#include <fstream>
-#include <map>
 #include <memory>
-#include <sstream>
-#include <string_view>
+#include <optional>
 
 #include "kernel_view.h"
+#include "kind.h"
+#include "procfs.h"
+#include "sockets.h"
 
 namespace lsepoll {
 namespace {
 
 using linux_ext::Epoll;
 using linux_ext::Error;
+using linux_ext::detail::WatchedFd;
 
-// A socket as /proc/PID/net describes it.
-struct Socket {
-  std::string kind;
-  std::string local;
-  std::string remote;
-  std::string state;
-};
-using SocketTable = std::map<std::uint64_t, Socket>;  // by inode
-
-std::string proc_path(pid_t pid, std::string_view rest) {
-  return "/proc/" + std::to_string(pid) + "/" + std::string(rest);
-}
-
-std::vector<std::string> split(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<std::string> fields;
-  for (std::string field; in >> field;) fields.push_back(field);
-  return fields;
-}
-
-template <class T>
-bool parse_number(std::string_view text, int base, T& out) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, base);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-// "0100007F:1F90" -> "127.0.0.1:8080"; IPv6 as "[::1]:8080". The kernel
-// prints each 32-bit word of the address as the host reads it, so copying the
-// words back into memory gives the address in network order.
-std::string decode_address(std::string_view hex) {
-  const std::size_t colon = hex.find(':');
-  if (colon == std::string_view::npos) return std::string(hex);
-  const std::string_view host = hex.substr(0, colon);
-  unsigned port = 0;
-  if (!parse_number(hex.substr(colon + 1), 16, port)) return std::string(hex);
-  unsigned char bytes[16];
-  const std::size_t words = host.size() / 8;
-  if ((words != 1 && words != 4) || host.size() % 8 != 0) return std::string(hex);
-  for (std::size_t i = 0; i < words; ++i) {
-    std::uint32_t word = 0;
-    if (!parse_number(host.substr(i * 8, 8), 16, word)) return std::string(hex);
-    std::memcpy(bytes + 4 * i, &word, sizeof word);
+// What `entry`, an entry of the epoll set `epoll_fd` of `pid`, watches. The
+// kernel keys each entry by the number the fd was added under and the file
+// it named then; since then the fd may have been closed (a duplicate keeps
+// the entry alive) or the number may name another file, which is worth
+// telling apart from a live fd. kcmp compares the files themselves; where it
+// cannot answer, inodes are compared, and the entry says so.
+WatchedFile read_entry(pid_t pid, int epoll_fd, const WatchedFd& entry, const SocketTable& sockets) {
+  WatchedFile w;
+  w.fd = entry.fd;
+  w.rank = entry.rank;
+  w.events = entry.events;
+  w.inode = entry.inode;
+  const std::string link = fd_link(pid, entry.fd);
+  const std::optional<std::string> target = read_link(link);
+  struct stat st {};
+  if (!target || ::stat(link.c_str(), &st) != 0) {
+    w.file.kind = "closed";
+    w.file.description = "closed (a duplicate keeps inode " + std::to_string(entry.inode) + " in the set)";
+    return w;
   }
-  char text[INET6_ADDRSTRLEN];
-  inet_ntop(words == 1 ? AF_INET : AF_INET6, bytes, text, sizeof text);
-  return words == 1 ? std::string(text) + ":" + std::to_string(port)
-                    : "[" + std::string(text) + "]:" + std::to_string(port);
-}
-
-std::string tcp_state(std::string_view hex) {
-  static constexpr const char* kNames[] = {"",          "ESTABLISHED", "SYN_SENT", "SYN_RECV",
-                                           "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT", "CLOSE",
-                                           "CLOSE_WAIT", "LAST_ACK",   "LISTEN",   "CLOSING"};
-  unsigned state = 0;
-  if (!parse_number(hex, 16, state) || state == 0 || state >= std::size(kNames)) return std::string(hex);
-  return kNames[state];
-}
-
-// Adds the sockets of /proc/PID/net/{tcp,tcp6,udp,udp6}: columns
-// "sl local_address rem_address st ... uid timeout inode".
-void read_inet_table(pid_t pid, const std::string& kind, SocketTable& table) {
-  std::ifstream in(proc_path(pid, "net/" + kind));
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    const std::vector<std::string> f = split(line);
-    std::uint64_t inode = 0;
-    if (f.size() < 10 || !parse_number(f[9], 10, inode) || inode == 0) continue;
-    Socket s{kind, decode_address(f[1]), decode_address(f[2]), ""};
-    if (kind.starts_with("tcp")) s.state = tcp_state(f[3]);
-    if (s.remote.ends_with(":0")) s.remote.clear();  // not connected
-    table[inode] = s;
+  FileInfo now = classify(pid, entry.fd, *target, st.st_mode, sockets);
+  now.description = describe(now);
+  const std::optional<bool> same_file = linux_ext::detail::watches_file_of_fd(pid, epoll_fd, entry);
+  w.verdict_by = same_file ? VerdictBy::kcmp : VerdictBy::inode;
+  if (same_file.value_or(st.st_ino == entry.inode && st.st_dev == entry.device)) {
+    w.file = std::move(now);
+    return w;
   }
+  w.file.kind = "replaced";
+  w.file.target = *target;
+  w.file.description = "replaced (the set watches another file, inode " + std::to_string(entry.inode) +
+                       "; the fd now names " + now.description + ")";
+  return w;
 }
 
-// Adds the sockets of /proc/PID/net/unix: "Num RefCount Protocol Flags Type
-// St Inode Path", the path missing for unnamed sockets.
-void read_unix_table(pid_t pid, SocketTable& table) {
-  std::ifstream in(proc_path(pid, "net/unix"));
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    const std::vector<std::string> f = split(line);
-    std::uint64_t inode = 0;
-    if (f.size() < 7 || !parse_number(f[6], 10, inode)) continue;
-    table[inode] = Socket{"unix", f.size() > 7 ? f[7] : "", "", ""};
-  }
-}
-
-SocketTable read_sockets(pid_t pid) {
-  SocketTable table;
-  for (const char* kind : {"tcp", "tcp6", "udp", "udp6"}) read_inet_table(pid, kind, table);
-  read_unix_table(pid, table);
-  return table;
-}
-
-// "socket:[1234]" -> 1234.
-bool bracketed_inode(std::string_view target, std::string_view prefix, std::uint64_t& inode) {
-  if (!target.starts_with(prefix) || !target.ends_with("]")) return false;
-  return parse_number(target.substr(prefix.size(), target.size() - prefix.size() - 1), 10, inode);
-}
-
-// Names what `target` (a link in /proc/PID/fd) is, with the details a
-// person looks for first.
-void describe(const std::string& target, const SocketTable& sockets, WatchedFile& w) {
-  w.target = target;
-  std::uint64_t inode = 0;
-  if (bracketed_inode(target, "socket:[", inode)) {
-    const auto found = sockets.find(inode);
-    if (found == sockets.end()) {
-      w.kind = "socket";
-      w.description = "socket " + target;
-      return;
-    }
-    const Socket& s = found->second;
-    w.kind = s.kind;
-    w.local = s.local;
-    w.remote = s.remote;
-    w.state = s.state;
-    w.description = s.kind + " " + (s.local.empty() ? target : s.local);
-    if (!s.remote.empty()) w.description += " -> " + s.remote;
-    if (!s.state.empty()) w.description += " " + s.state;
-    return;
-  }
-  if (target.starts_with("pipe:[")) {
-    w.kind = "pipe";
-    w.description = "pipe " + target;
-    return;
-  }
-  static constexpr std::pair<std::string_view, std::string_view> kAnon[] = {
-      {"anon_inode:[eventfd]", "eventfd"},   {"anon_inode:[timerfd]", "timerfd"},
-      {"anon_inode:[signalfd]", "signalfd"}, {"anon_inode:[eventpoll]", "epoll"},
-      {"anon_inode:inotify", "inotify"},     {"anon_inode:[pidfd]", "pidfd"},
-  };
-  for (const auto& [link, kind] : kAnon) {
-    if (target == link) {
-      w.kind = kind;
-      w.description = kind;
-      return;
-    }
-  }
-  w.kind = target.starts_with("/") ? "file" : "other";
-  w.description = w.kind == "file" ? "file " + target : target;
-}
-
-std::string read_first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-bool read_link(const std::string& path, std::string& target) {
-  char buffer[4096];
-  const ssize_t n = readlink(path.c_str(), buffer, sizeof buffer);
-  if (n < 0) return false;
-  target.assign(buffer, static_cast<std::size_t>(n));
-  return true;
-}
-
-// The watched fds of one epoll instance. The kernel keys each entry by the
-// number the fd was added under and the file it named then; the fd may since
-// have been closed (a duplicate keeps the entry alive) or reused, which is
-// worth telling apart from a live fd.
-EpollInstance read_instance(pid_t pid, int epoll_fd, const std::vector<linux_ext::detail::WatchedFd>& entries,
+EpollInstance read_instance(pid_t pid, int epoll_fd, const std::vector<WatchedFd>& entries,
                             const SocketTable& sockets) {
   EpollInstance instance{epoll_fd, {}};
-  for (const auto& entry : entries) {
-    WatchedFile w;
-    w.fd = entry.fd;
-    w.events = entry.events;
-    const std::string link = proc_path(pid, "fd/" + std::to_string(entry.fd));
-    std::string target;
-    struct stat st {};
-    if (!read_link(link, target) || stat(link.c_str(), &st) != 0) {
-      w.kind = "closed";
-      w.description = "closed (a duplicate keeps inode " + std::to_string(entry.inode) + " in the set)";
-    } else if (st.st_ino != entry.inode || st.st_dev != entry.device) {
-      w.kind = "replaced";
-      w.target = target;
-      w.description = "replaced (the set watches inode " + std::to_string(entry.inode) +
-                      ", the fd now names " + target + ")";
-    } else {
-      describe(target, sockets, w);
-    }
-    instance.watched.push_back(std::move(w));
-  }
-  std::sort(instance.watched.begin(), instance.watched.end(),
-            [](const WatchedFile& a, const WatchedFile& b) { return a.fd < b.fd; });
+  for (const WatchedFd& entry : entries)
+    instance.watched.push_back(read_entry(pid, epoll_fd, entry, sockets));
+  std::stable_sort(instance.watched.begin(), instance.watched.end(),
+                   [](const WatchedFile& a, const WatchedFile& b) { return a.fd < b.fd; });
   return instance;
 }
 
@@ -229,6 +79,18 @@ Error process_error(pid_t pid, int error, const std::string& what) {
 
 }  // namespace
 
+const char* verdict_by_name(VerdictBy by) {
+  switch (by) {
+    case VerdictBy::kcmp:
+      return "kcmp";
+    case VerdictBy::inode:
+      return "inode";
+    case VerdictBy::none:
+      break;
+  }
+  return "";
+}
+
 std::string flags_text(std::uint32_t events) {
   return (Epoll::Flags::of_bits(events) - Epoll::Flags::err - Epoll::Flags::hup).to_string();
 }
@@ -240,20 +102,20 @@ linux_ext::OrError<Process> inspect(pid_t pid) {
 
   Process process;
   process.pid = pid;
-  process.command = read_first_line(proc_path(pid, "comm"));
+  const std::vector<std::string> comm = read_lines(proc_path(pid, "comm"));
+  process.command = comm.empty() ? "" : comm.front();
   std::vector<int> epoll_fds;
   while (const dirent* entry = readdir(dir.get())) {
     int fd = 0;
-    std::string target;
-    if (!parse_number(std::string_view(entry->d_name), 10, fd)) continue;
-    if (read_link(fd_dir + "/" + entry->d_name, target) && target == "anon_inode:[eventpoll]") {
+    if (parse_number(std::string_view(entry->d_name), 10, fd) &&
+        read_link(fd_link(pid, fd)) == "anon_inode:[eventpoll]") {
       epoll_fds.push_back(fd);
     }
   }
   std::sort(epoll_fds.begin(), epoll_fds.end());
   if (epoll_fds.empty()) return process;
 
-  const SocketTable sockets = read_sockets(pid);
+  const SocketTable sockets = SocketTable::read(pid);
   for (int epoll_fd : epoll_fds) {
     // An fd closed since the directory was read is simply gone.
     auto entries = linux_ext::detail::read_epoll_fdinfo(proc_path(pid, "fdinfo/" + std::to_string(epoll_fd)));

@@ -14,23 +14,56 @@
 
 namespace lsepoll {
 
-// One fd in an epoll set, and what it refers to.
+// What a file is, as lsepoll names it (kind.cc decides). `kind` is always
+// set; the other fields are empty where they do not apply or are unknown.
+// `description` is the phrase lsepoll prints, made of the fields before it.
+struct FileInfo {
+  // eventfd, timerfd, signalfd, inotify, fanotify, pidfd, epoll, io_uring,
+  // userfaultfd, perf_event, bpf-map, ... (any anon inode, by its name);
+  // pipe, fifo, memfd, device, file; tcp, tcp6, udp, udp6, udplite, udplite6,
+  // raw, raw6, icmp, icmp6, unix, netlink, packet, socket (another family);
+  // and, for a watched fd that no longer names the watched file, closed or
+  // replaced.
+  std::string kind;
+  std::string target;       // the link in /proc/PID/fd, e.g. "socket:[1234]"
+  std::string name;         // memfd: the name it was created with
+  std::string end;          // pipe, fifo: "read" or "write"
+  std::string family;       // sockets: inet, inet6, unix, netlink, packet
+  std::string type;         // sockets: stream, dgram, seqpacket, raw
+  std::string protocol;     // netlink: route, generic...; packet: all, ip...; raw: the IP protocol;
+                            // a socket of another family: the kernel's name for it
+  std::string local;        // inet: "127.0.0.1:6379"; raw: the address; unix: the path
+  std::string remote;       // inet: the peer's address when connected
+  std::string state;        // tcp: LISTEN, ESTABLISHED...; unix stream, seqpacket: LISTEN, CONNECTED...
+  std::string description;  // all of the above as one phrase for people
+};
+
+// How lsepoll decided that a watched fd number still names the file the set
+// watches.
+enum class VerdictBy {
+  none,   // nothing to compare: the fd is closed
+  kcmp,   // the kernel compared the files (kcmp KCMP_EPOLL_TFD)
+  inode,  // kcmp could not answer; inode and device compared, which cannot
+          // tell apart files that share an inode (two eventfds, a pipe's ends)
+};
+
+// "", "kcmp" or "inode", as --json prints it.
+const char* verdict_by_name(VerdictBy by);
+
+// One entry of an epoll set, and what its fd refers to.
 struct WatchedFile {
-  int fd = -1;                // the number the fd was added under
-  std::uint32_t events = 0;   // the kernel's event mask for it
-  std::string kind;           // tcp, tcp6, udp, udp6, unix, socket, pipe, eventfd,
-                              // timerfd, signalfd, epoll, file, closed, replaced, ...
-  std::string target;         // the link in /proc/PID/fd, e.g. "socket:[1234]"
-  std::string local;          // sockets: local address, e.g. "127.0.0.1:6379"
-  std::string remote;         // sockets: peer address when connected
-  std::string state;          // tcp: LISTEN, ESTABLISHED, ...
-  std::string description;    // all of the above as one phrase for people
+  int fd = -1;                             // the number the fd was added under
+  unsigned rank = 0;                       // how many entries under the same fd come before it
+  std::uint32_t events = 0;                // the kernel's event mask for it
+  std::uint64_t inode = 0;                 // the inode of the watched file, from the kernel
+  VerdictBy verdict_by = VerdictBy::none;  // how `file` was told live from replaced
+  FileInfo file;                           // what the fd is, or closed / replaced
 };
 
 // One epoll instance of a process.
 struct EpollInstance {
   int fd = -1;
-  std::vector<WatchedFile> watched;
+  std::vector<WatchedFile> watched;  // by fd, then rank
 };
 
 // A process and its epoll instances, in ascending fd order.
