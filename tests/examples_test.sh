@@ -212,6 +212,35 @@ the two loops agree"
 second Epoll: 0 events once the inner set is drained
 $libuv_part"
     ;;
+  prefork)
+    options_checked --workers
+    run_status 2 --connections 0
+    expect '^prefork: --connections wants a positive number, not "0"$'
+    run --workers 3 --connections 30
+    sent=0
+    for connection in $(seq 0 29); do
+      line="hello from connection $connection"
+      sent=$((sent + ${#line} + 1))
+    done
+    # Which worker serves how many connections is the kernel's choice; the
+    # rest is exact: one line per worker, in order, and the parent's set still
+    # holds only the listener, as the kernel sees it.
+    diff -u <(printf '%s\n' "3 workers listening on 127.0.0.1:PORT
+the parent's set, as the kernel sees it once every worker has its own: ((epollfd E) (flags_by_fd ((L (in exclusive)))) (max_ready_events 64) (num_ready_events 0) (ready_events ()))
+worker 0: C connections, B bytes
+worker 1: C connections, B bytes
+worker 2: C connections, B bytes
+3 workers, 30 connections, $sent bytes, all intact") \
+      <(sed -E -e 's/^(3 workers listening on 127\.0\.0\.1:)[0-9]+$/\1PORT/' \
+               -e 's/\(\(epollfd [0-9]+\) \(flags_by_fd \(\([0-9]+ /((epollfd E) (flags_by_fd ((L /' \
+               -e 's/^(worker [0-2]): [0-9]+ connections, [0-9]+ bytes$/\1: C connections, B bytes/' "$out") >&2 ||
+      fail "the output differs from what is expected (diff above)"
+    # The workers' own counts add up to what the client sent.
+    read -r served echoed < <(sed -nE 's/^worker [0-9]+: ([0-9]+) connections, ([0-9]+) bytes$/\1 \2/p' "$out" |
+                              awk '{ c += $1; b += $2 } END { print c, b }')
+    [ "$served" = 30 ] && [ "$echoed" = "$sent" ] ||
+      fail "the workers served $served connections and echoed $echoed bytes, not 30 and $sent"
+    ;;
   echo_demo)
     options_checked --connections
     run_status 2 --duration nan
