@@ -12,7 +12,8 @@
 //     the number of operations they counted. bench/callgrind.sh runs this
 //     under callgrind and strace for the deterministic figures.
 //     WORKLOAD: bench_c:N:A, ready:N, churn:N, unchanged:N.
-//     LIBRARY: raw, linux_ext, libev, libevent, libuv, asio.
+//     LIBRARY: raw, linux_ext, linux_ext_precise, libev, libevent, libuv,
+//     asio (linux_ext_precise: timed waits with Timeout::after_precise).
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -76,6 +77,7 @@ std::unique_ptr<Backend> make_backend(const char* name) {
   const std::string n = name;
   if (n == "raw") return make_raw_backend();
   if (n == "linux_ext") return make_linux_ext_backend(false);
+  if (n == "linux_ext_precise") return make_linux_ext_backend(true);
   if (n == "libev") return make_libev_backend();
   if (n == "libevent") return make_libevent_backend();
   if (n == "libuv") return make_libuv_backend();
