@@ -108,6 +108,9 @@ class BenchC final : public Workload {
   long count_ = 0, fired_ = 0, writes_left_ = 0;
 };
 
+// kTimed: each wait with a timeout of kWaitTimeout, else none. A template
+// parameter, so that the step costs no test to tell them apart.
+template <bool kTimed>
 class AlwaysReady final : public Workload {
  public:
   explicit AlwaysReady(int fds) {
@@ -120,7 +123,13 @@ class AlwaysReady final : public Workload {
     backend_ = &backend;
     return open_and_watch(backend, fds_.limit(), watched_, on_ready, this);
   }
-  void step() override { backend_->run_once(); }
+  void step() override {
+    if constexpr (kTimed) {
+      backend_->run_once_with_timeout();
+    } else {
+      backend_->run_once();
+    }
+  }
   void stop() override {
     backend_->close();
     if (walked_ == 0) std::fprintf(stderr, "always-ready: nothing was walked\n");
@@ -206,7 +215,8 @@ class UnchangedSet final : public Workload {
 std::unique_ptr<Workload> make_bench_c(int pairs, int active, int writes) {
   return std::make_unique<BenchC>(pairs, active, writes);
 }
-std::unique_ptr<Workload> make_always_ready(int fds) { return std::make_unique<AlwaysReady>(fds); }
+std::unique_ptr<Workload> make_always_ready(int fds) { return std::make_unique<AlwaysReady<false>>(fds); }
+std::unique_ptr<Workload> make_always_ready_timed(int fds) { return std::make_unique<AlwaysReady<true>>(fds); }
 std::unique_ptr<Workload> make_churn(int fds) { return std::make_unique<Churn>(fds); }
 std::unique_ptr<Workload> make_unchanged_set(int fds) { return std::make_unique<UnchangedSet>(fds); }
 
@@ -219,6 +229,7 @@ std::unique_ptr<Workload> make_workload(const std::string& spec, int writes) {
   if (kind == "bench_c" && numbers.size() == 2) return make_bench_c(numbers[0], numbers[1], writes);
   if (numbers.size() != 1) return nullptr;
   if (kind == "ready") return make_always_ready(numbers[0]);
+  if (kind == "timed") return make_always_ready_timed(numbers[0]);
   if (kind == "churn") return make_churn(numbers[0]);
   if (kind == "unchanged") return make_unchanged_set(numbers[0]);
   return nullptr;

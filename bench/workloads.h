@@ -45,6 +45,9 @@ std::unique_ptr<Workload> make_bench_c(int pairs, int active, int writes);
 // `fds` semaphore eventfds that stay readable, level-triggered; a step is
 // one non-blocking wait and the walk of its ready set.
 std::unique_ptr<Workload> make_always_ready(int fds);
+// The same with a wait of at most kWaitTimeout (1 ms), which returns at once
+// since the fds are ready: what a timeout costs in the wait of an event loop.
+std::unique_ptr<Workload> make_always_ready_timed(int fds);
 // Over `fds` empty pipes: a step adds each for reading, modifies it to
 // read+write, back to read, and removes it, one loop iteration after each
 // pass (that is where libev and libevent make their changes).
@@ -53,8 +56,9 @@ std::unique_ptr<Workload> make_churn(int fds);
 // (unchanged), then runs one loop iteration.
 std::unique_ptr<Workload> make_unchanged_set(int fds);
 
-// Parses "bench_c:1000:100", "ready:64", "churn:100", "unchanged:100" (the
-// names `compare count` takes); null when the name is unknown.
+// Parses "bench_c:1000:100", "ready:64", "timed:64", "churn:1000",
+// "unchanged:100" (the names `compare count` takes); null when the name is
+// unknown.
 std::unique_ptr<Workload> make_workload(const std::string& spec, int writes);
 
 }  // namespace bench
