@@ -48,12 +48,13 @@ std::unique_ptr<Workload> make_always_ready(int fds);
 // The same with a wait of at most kWaitTimeout (1 ms), which returns at once
 // since the fds are ready: what a timeout costs in the wait of an event loop.
 std::unique_ptr<Workload> make_always_ready_timed(int fds);
-// Over `fds` empty pipes: a step adds each for reading, modifies it to
-// read+write, back to read, and removes it, one loop iteration after each
-// pass (that is where libev and libevent make their changes).
+// Over the read ends of `fds` empty pipes, a step is one pass: for each fd
+// in turn, set it for reading (an add), modify it to read+write, modify it
+// back to read, and remove it. Four operations per fd, and no loop
+// iteration.
 std::unique_ptr<Workload> make_churn(int fds);
 // `fds` pipes watched for reading; a step sets each to reading again
-// (unchanged), then runs one loop iteration.
+// (unchanged), with no loop iteration.
 std::unique_ptr<Workload> make_unchanged_set(int fds);
 
 // Parses "bench_c:1000:100", "ready:64", "timed:64", "churn:1000",
