@@ -34,6 +34,11 @@ using OnReady = void (*)(void* context, int fd);
 // The most events one wait returns, for the drivers that choose it.
 inline constexpr int kMaxReadyEvents = 256;
 
+// The timeout of `run_once_with_timeout`. A constant, so that each driver
+// spells it the way a program with a fixed timeout would, folded at compile
+// time: `epoll_wait(..., 1)`, `Timeout::after(1ms)`, a 1 ms timer.
+inline constexpr std::chrono::milliseconds kWaitTimeout{1};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -63,14 +68,23 @@ class Backend {
   virtual void remove(int fd) = 0;
   // One non-blocking iteration of the loop: polls the kernel and calls
   // `on_ready` for each ready event. Changes made since the last iteration
-  // reach the kernel here at the latest (libev and libevent defer them).
+  // reach the kernel here at the latest (libev defers them all, libuv its
+  // additions).
   virtual void run_once() = 0;
+  // One iteration that waits at most kWaitTimeout for an event, as every
+  // event loop waits until its next timer: the wait's own timeout, or the
+  // library's timer re-armed for kWaitTimeout from the loop's current time
+  // (the loops compute their timeout from their timers on every iteration
+  // anyway). Then calls `on_ready` for each ready event.
+  virtual void run_once_with_timeout() = 0;
   // Blocks in the loop, with nothing ready, until a timer of `span` fires:
   // the library's own timer, or the wait's timeout where that is the way.
   virtual void sleep(std::chrono::nanoseconds span) = 0;
 };
 
 std::unique_ptr<Backend> make_raw_backend();
+// With `precise_timeouts`, timed waits use `Timeout::after_precise`
+// (epoll_pwait2) instead of `Timeout::after`.
 std::unique_ptr<Backend> make_linux_ext_backend(bool precise_timeouts);
 std::unique_ptr<Backend> make_libev_backend();
 std::unique_ptr<Backend> make_libevent_backend();
@@ -80,7 +94,8 @@ std::unique_ptr<Backend> make_asio_backend();
 // Every backend, raw epoll first (the reference of every ratio), then
 // linux_ext::Epoll, then the libraries.
 std::vector<std::unique_ptr<Backend>> make_all_backends();
-// The one named `name`, or null.
+// The one named `name` ("raw", "linux_ext", "linux_ext_precise", "libev",
+// "libevent", "libuv", "asio"), or null.
 std::unique_ptr<Backend> make_backend(const char* name);
 
 }  // namespace bench

@@ -18,10 +18,13 @@ class LibevBackend final : public Backend {
     loop_ = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOENV));
     check_sys(loop_ != nullptr, "ev_loop_new");
     watchers_ = std::make_unique<ev_io[]>(static_cast<std::size_t>(fd_limit));
+    ev_init(&deadline_, on_timer);
+    deadline_.repeat = std::chrono::duration<double>(kWaitTimeout).count();
     on_ready_ = on_ready;
     context_ = context;
   }
   void close() override {
+    ev_timer_stop(loop_, &deadline_);
     ev_loop_destroy(loop_);
     watchers_.reset();
   }
@@ -42,6 +45,12 @@ class LibevBackend final : public Backend {
   void remove(int fd) override { ev_io_stop(loop_, &watchers_[static_cast<std::size_t>(fd)]); }
 
   void run_once() override { ev_run(loop_, EVRUN_NOWAIT); }
+  void run_once_with_timeout() override {
+    // The manual's idiom for a timeout that restarts: ev_timer_again sets
+    // the timer `repeat` after the loop's time, without reading the clock.
+    ev_timer_again(loop_, &deadline_);
+    ev_run(loop_, EVRUN_ONCE);
+  }
 
   void sleep(std::chrono::nanoseconds span) override {
     ev_timer timer;
@@ -61,6 +70,7 @@ class LibevBackend final : public Backend {
 
   struct ev_loop* loop_ = nullptr;
   std::unique_ptr<ev_io[]> watchers_;
+  ev_timer deadline_{};  // run_once_with_timeout's
   OnReady on_ready_ = nullptr;
   void* context_ = nullptr;
 };

@@ -46,6 +46,12 @@ class LibeventBackend final : public Backend {
   void remove(int fd) override { event_del(events_[static_cast<std::size_t>(fd)]); }
 
   void run_once() override { event_base_loop(base_, EVLOOP_ONCE | EVLOOP_NONBLOCK); }
+  void run_once_with_timeout() override {
+    // Adding a pending timer moves it to `timeout` from now.
+    static constexpr timeval timeout{0, std::chrono::microseconds(kWaitTimeout).count()};
+    evtimer_add(timer_, &timeout);
+    event_base_loop(base_, EVLOOP_ONCE);
+  }
 
   void sleep(std::chrono::nanoseconds span) override {
     const auto micros = std::chrono::ceil<std::chrono::microseconds>(span).count();

@@ -52,6 +52,11 @@ class LibuvBackend final : public Backend {
   void remove(int fd) override { uv_poll_stop(&slots_[static_cast<std::size_t>(fd)].poll); }
 
   void run_once() override { uv_run(&loop_, UV_RUN_NOWAIT); }
+  void run_once_with_timeout() override {
+    // Starting an active timer restarts it, `timeout` after the loop's time.
+    uv_timer_start(&timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(kWaitTimeout.count()), 0);
+    uv_run(&loop_, UV_RUN_ONCE);
+  }
 
   void sleep(std::chrono::nanoseconds span) override {
     // libuv's timers count whole milliseconds: round up.

@@ -31,9 +31,14 @@ class LinuxExtBackend final : public Backend {
   void modify(int fd, bool write) override { epoll_->set(fd, write ? Flags::in + Flags::out : Flags::in); }
   void remove(int fd) override { epoll_->remove(fd); }
 
-  void run_once() override {
-    epoll_->wait(Epoll::Timeout::immediately());
-    epoll_->iter_ready([this](int fd, Flags) { on_ready_(context_, fd); });
+  void run_once() override { wait_and_walk(Epoll::Timeout::immediately()); }
+  void run_once_with_timeout() override {
+    // Two calls, each made with a constant, as a program would write them.
+    if (precise_timeouts_) {
+      wait_and_walk(Epoll::Timeout::after_precise(kWaitTimeout));
+    } else {
+      wait_and_walk(Epoll::Timeout::after(kWaitTimeout));
+    }
   }
 
   void sleep(std::chrono::nanoseconds span) override {
@@ -41,6 +46,13 @@ class LinuxExtBackend final : public Backend {
   }
 
  private:
+  // Inline in every caller, so that each passes `wait` a Timeout whose kind
+  // is known at compile time, as at a call site in a program.
+  [[gnu::always_inline]] void wait_and_walk(Epoll::Timeout timeout) {
+    epoll_->wait(timeout);
+    epoll_->iter_ready([this](int fd, Flags) { on_ready_(context_, fd); });
+  }
+
   bool precise_timeouts_;
   std::optional<Epoll> epoll_;
   OnReady on_ready_ = nullptr;

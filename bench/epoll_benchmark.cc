@@ -8,6 +8,7 @@
 
 #include <linux_ext/epoll.h>
 
+#include <chrono>
 #include <vector>
 
 namespace {
@@ -115,31 +116,36 @@ void BM_Find(benchmark::State& state) {
 }
 BENCHMARK(BM_Find)->Arg(1000)->Arg(1'000'000);
 
-// wait with N always-ready fds, then the walk of the ready set three ways.
+// wait with N always-ready fds and `timeout`, then the walk of the ready set.
 template <class Walk>
-void wait_and_walk(benchmark::State& state, Walk walk) {
+void wait_and_walk(benchmark::State& state, Epoll::Timeout timeout, Walk walk) {
   const int n = static_cast<int>(state.range(0));
   Fds fds(n);
   Epoll ep = make_epoll(fds.limit());
   for (int fd : fds.all()) ep.set(fd, Flags::in);
   for (auto _ : state) {
-    ep.wait(Epoll::Timeout::immediately());
+    ep.wait(timeout);
     benchmark::DoNotOptimize(walk(ep));
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
+// A lambda, not a function, so that each walk inlines into its loop.
+constexpr auto sum_by_iter_ready = [](const Epoll& ep) {
+  int sum = 0;
+  ep.iter_ready([&](int fd, Flags) { sum += fd; });
+  return sum;
+};
+
+// A non-blocking wait, then the walk three ways.
 void BM_WaitReady_IterReady(benchmark::State& state) {
-  wait_and_walk(state, [](const Epoll& ep) {
-    int sum = 0;
-    ep.iter_ready([&](int fd, Flags) { sum += fd; });
-    return sum;
-  });
+  wait_and_walk(state, Epoll::Timeout::immediately(), sum_by_iter_ready);
 }
 void BM_WaitReady_FoldReady(benchmark::State& state) {
-  wait_and_walk(state, [](const Epoll& ep) { return ep.fold_ready(0, [](int acc, int fd, Flags) { return acc + fd; }); });
+  wait_and_walk(state, Epoll::Timeout::immediately(),
+                [](const Epoll& ep) { return ep.fold_ready(0, [](int acc, int fd, Flags) { return acc + fd; }); });
 }
 void BM_WaitReady_Range(benchmark::State& state) {
-  wait_and_walk(state, [](const Epoll& ep) {
+  wait_and_walk(state, Epoll::Timeout::immediately(), [](const Epoll& ep) {
     int sum = 0;
     for (auto [fd, flags] : ep.ready()) sum += fd;
     return sum;
@@ -148,6 +154,17 @@ void BM_WaitReady_Range(benchmark::State& state) {
 BENCHMARK(BM_WaitReady_IterReady)->Arg(1)->Arg(64)->Arg(256);
 BENCHMARK(BM_WaitReady_FoldReady)->Arg(1)->Arg(64)->Arg(256);
 BENCHMARK(BM_WaitReady_Range)->Arg(1)->Arg(64)->Arg(256);
+
+// A wait with a 1 ms timeout, as an event loop waits for its next timer;
+// the fds are ready, so it returns at once: what a timeout adds to a wait.
+void BM_WaitReady_After1ms(benchmark::State& state) {
+  wait_and_walk(state, Epoll::Timeout::after(std::chrono::milliseconds(1)), sum_by_iter_ready);
+}
+void BM_WaitReady_AfterPrecise1ms(benchmark::State& state) {
+  wait_and_walk(state, Epoll::Timeout::after_precise(std::chrono::milliseconds(1)), sum_by_iter_ready);
+}
+BENCHMARK(BM_WaitReady_After1ms)->Arg(1)->Arg(64);
+BENCHMARK(BM_WaitReady_AfterPrecise1ms)->Arg(1)->Arg(64);
 
 // Printing a set of 64 fds.
 void BM_ToSexp(benchmark::State& state) {

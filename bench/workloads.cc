@@ -108,6 +108,9 @@ class BenchC final : public Workload {
   long count_ = 0, fired_ = 0, writes_left_ = 0;
 };
 
+// kTimed: each wait with a timeout of kWaitTimeout, else none. A template
+// parameter, so that the step costs no test to tell them apart.
+template <bool kTimed>
 class AlwaysReady final : public Workload {
  public:
   explicit AlwaysReady(int fds) {
@@ -120,7 +123,13 @@ class AlwaysReady final : public Workload {
     backend_ = &backend;
     return open_and_watch(backend, fds_.limit(), watched_, on_ready, this);
   }
-  void step() override { backend_->run_once(); }
+  void step() override {
+    if constexpr (kTimed) {
+      backend_->run_once_with_timeout();
+    } else {
+      backend_->run_once();
+    }
+  }
   void stop() override {
     backend_->close();
     if (walked_ == 0) std::fprintf(stderr, "always-ready: nothing was walked\n");
@@ -135,70 +144,67 @@ class AlwaysReady final : public Workload {
   long walked_ = 0;
 };
 
-// Empty pipes: the read end is never readable, nor ever writable, so a
-// change is all a step does.
-std::vector<int> make_quiet_fds(OwnedFds& owned, int count) {
-  std::vector<int> readers;
-  for (int i = 0; i < count; ++i) {
-    int p[2];
-    check_sys(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0, "pipe2");
-    readers.push_back(owned.keep(p[0]));
-    owned.keep(p[1]);
-  }
-  return readers;
-}
-
 void ignore_ready(void*, int) {}
 
-class Churn final : public Workload {
+// The workloads that change what is watched, over the read ends of empty
+// pipes: never readable, nor ever writable, so the changes are all a step
+// does. A step is nothing but the calls, with no loop iteration (where
+// libev and libuv would pass their deferred changes to the kernel), so that
+// the figure is that of the calls alone, as any harness making the same
+// calls would see it.
+class QuietPipes : public Workload {
  public:
-  explicit Churn(int fds) : watched_(make_quiet_fds(fds_, fds)) {}
-  std::string label() const override { return "add/mod/mod back/del, " + std::to_string(watched_.size()) + " fds"; }
+  explicit QuietPipes(int fds) {
+    for (int i = 0; i < fds; ++i) {
+      int p[2];
+      check_sys(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0, "pipe2");
+      watched_.push_back(fds_.keep(p[0]));
+      fds_.keep(p[1]);
+    }
+  }
   bool runs_on(const Backend& backend) const override { return backend.can_modify(); }
+  void stop() override { backend_->close(); }
+
+ protected:
+  OwnedFds fds_;
+  std::vector<int> watched_;
+  Backend* backend_ = nullptr;
+};
+
+class Churn final : public QuietPipes {
+ public:
+  using QuietPipes::QuietPipes;
+  std::string label() const override {
+    return "set/modify/modify back/remove, " + std::to_string(watched_.size()) + " fds";
+  }
   std::chrono::nanoseconds start(Backend& backend) override {
     backend_ = &backend;
     backend.open(fds_.limit(), ignore_ready, nullptr);
     return {};
   }
   void step() override {
-    for (int fd : watched_) backend_->add(fd);
-    backend_->run_once();
-    for (int fd : watched_) backend_->modify(fd, true);
-    backend_->run_once();
-    for (int fd : watched_) backend_->modify(fd, false);
-    backend_->run_once();
-    for (int fd : watched_) backend_->remove(fd);
-    backend_->run_once();
+    for (int fd : watched_) {
+      backend_->add(fd);
+      backend_->modify(fd, true);
+      backend_->modify(fd, false);
+      backend_->remove(fd);
+    }
   }
   double ops_per_step() const override { return 4.0 * static_cast<double>(watched_.size()); }
-  void stop() override { backend_->close(); }
-
- private:
-  OwnedFds fds_;
-  std::vector<int> watched_;
-  Backend* backend_ = nullptr;
 };
 
-class UnchangedSet final : public Workload {
+class UnchangedSet final : public QuietPipes {
  public:
-  explicit UnchangedSet(int fds) : watched_(make_quiet_fds(fds_, fds)) {}
+  using QuietPipes::QuietPipes;
   std::string label() const override { return "unchanged set, " + std::to_string(watched_.size()) + " fds"; }
-  bool runs_on(const Backend& backend) const override { return backend.can_modify(); }
   std::chrono::nanoseconds start(Backend& backend) override {
     backend_ = &backend;
     return open_and_watch(backend, fds_.limit(), watched_, ignore_ready, nullptr);
   }
   void step() override {
     for (int fd : watched_) backend_->modify(fd, false);
-    backend_->run_once();
   }
   double ops_per_step() const override { return static_cast<double>(watched_.size()); }
-  void stop() override { backend_->close(); }
-
- private:
-  OwnedFds fds_;
-  std::vector<int> watched_;
-  Backend* backend_ = nullptr;
 };
 
 }  // namespace
@@ -206,7 +212,8 @@ class UnchangedSet final : public Workload {
 std::unique_ptr<Workload> make_bench_c(int pairs, int active, int writes) {
   return std::make_unique<BenchC>(pairs, active, writes);
 }
-std::unique_ptr<Workload> make_always_ready(int fds) { return std::make_unique<AlwaysReady>(fds); }
+std::unique_ptr<Workload> make_always_ready(int fds) { return std::make_unique<AlwaysReady<false>>(fds); }
+std::unique_ptr<Workload> make_always_ready_timed(int fds) { return std::make_unique<AlwaysReady<true>>(fds); }
 std::unique_ptr<Workload> make_churn(int fds) { return std::make_unique<Churn>(fds); }
 std::unique_ptr<Workload> make_unchanged_set(int fds) { return std::make_unique<UnchangedSet>(fds); }
 
@@ -219,6 +226,7 @@ std::unique_ptr<Workload> make_workload(const std::string& spec, int writes) {
   if (kind == "bench_c" && numbers.size() == 2) return make_bench_c(numbers[0], numbers[1], writes);
   if (numbers.size() != 1) return nullptr;
   if (kind == "ready") return make_always_ready(numbers[0]);
+  if (kind == "timed") return make_always_ready_timed(numbers[0]);
   if (kind == "churn") return make_churn(numbers[0]);
   if (kind == "unchanged") return make_unchanged_set(numbers[0]);
   return nullptr;

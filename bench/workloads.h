@@ -45,16 +45,21 @@ std::unique_ptr<Workload> make_bench_c(int pairs, int active, int writes);
 // `fds` semaphore eventfds that stay readable, level-triggered; a step is
 // one non-blocking wait and the walk of its ready set.
 std::unique_ptr<Workload> make_always_ready(int fds);
-// Over `fds` empty pipes: a step adds each for reading, modifies it to
-// read+write, back to read, and removes it, one loop iteration after each
-// pass (that is where libev and libevent make their changes).
+// The same with a wait of at most kWaitTimeout (1 ms), which returns at once
+// since the fds are ready: what a timeout costs in the wait of an event loop.
+std::unique_ptr<Workload> make_always_ready_timed(int fds);
+// Over the read ends of `fds` empty pipes, a step is one pass: for each fd
+// in turn, set it for reading (an add), modify it to read+write, modify it
+// back to read, and remove it. Four operations per fd, and no loop
+// iteration.
 std::unique_ptr<Workload> make_churn(int fds);
 // `fds` pipes watched for reading; a step sets each to reading again
-// (unchanged), then runs one loop iteration.
+// (unchanged), with no loop iteration.
 std::unique_ptr<Workload> make_unchanged_set(int fds);
 
-// Parses "bench_c:1000:100", "ready:64", "churn:100", "unchanged:100" (the
-// names `compare count` takes); null when the name is unknown.
+// Parses "bench_c:1000:100", "ready:64", "timed:64", "churn:1000",
+// "unchanged:100" (the names `compare count` takes); null when the name is
+// unknown.
 std::unique_ptr<Workload> make_workload(const std::string& spec, int writes);
 
 }  // namespace bench
