@@ -2,8 +2,12 @@
 //
 // Include it where {fmt} is available (Debian: libfmt-dev); the library itself
 // does not depend on {fmt}, this header is all there is to it. The text is
-// the S-expression of `Flags::to_string()` and `Epoll::to_sexp()`, and the
-// standard string specs apply to it (fill, alignment, width):
+// the S-expression of `Flags::to_string()` and `Epoll::to_sexp()`, formatted
+// as a `std::string_view` would be: it takes exactly the specs a string
+// takes (fill and alignment, width, precision, `s`, `?` from {fmt} 9, width
+// and precision from arguments), and a range of them is printed with each
+// element quoted, as a range of strings is (with <fmt/ranges.h>; fmt::join
+// does not quote):
 //
 //   #include <linux_ext/fmt.h>
 //   fmt::print("{} watches {}\n", ep, Epoll::Flags::in + Epoll::Flags::et);
