@@ -39,8 +39,9 @@ void register_walk(Walk*& innermost, Walk& walk) noexcept {
   innermost = &walk;
 }
 
-// Takes `walk` out of the list at `innermost`, where it is usually first.
-// It may be gone already: stopping every walk empties the list.
+// Takes `walk` out of the list at `innermost`, where it is usually first
+// (a ReadyRange kept outside a loop may end in any order). It may be gone
+// already: stopping every walk empties the list.
 template <class Walk>
 void unregister_walk(Walk*& innermost, Walk& walk) noexcept {
   for (Walk** link = &innermost; *link != nullptr; link = &(*link)->outer) {
@@ -52,7 +53,10 @@ void unregister_walk(Walk*& innermost, Walk& walk) noexcept {
 }
 
 // Registers a walk for the lifetime of the guard, also when the walk's
-// callback throws.
+// callback throws. Walks made by a callback end before it returns, so the
+// guard's walk is the innermost when it ends: it restores the list as it
+// found it, without searching it. (A list emptied since, by stopping every
+// walk, gets back only walks that are stopped and still in progress.)
 template <class Walk>
 class WalkGuard {
  public:
@@ -61,7 +65,7 @@ class WalkGuard {
   }
   WalkGuard(const WalkGuard&) = delete;
   WalkGuard& operator=(const WalkGuard&) = delete;
-  ~WalkGuard() { unregister_walk(innermost_, walk_); }
+  ~WalkGuard() { innermost_ = walk_.outer; }
 
  private:
   Walk*& innermost_;
