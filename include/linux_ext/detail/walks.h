@@ -32,12 +32,20 @@ struct ReadyWalk {
   ReadyWalk* outer;
 };
 
-// Makes `walk` the innermost of the list at `innermost`.
+// Makes `walk` the innermost of the list at `innermost`. The walk takes
+// itself out before it ends, which GCC 12 cannot see once it inlines this.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
 template <class Walk>
 void register_walk(Walk*& innermost, Walk& walk) noexcept {
   walk.outer = innermost;
   innermost = &walk;
 }
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic pop
+#endif
 
 // Takes `walk` out of the list at `innermost`, where it is usually first
 // (a ReadyRange kept outside a loop may end in any order). It may be gone
