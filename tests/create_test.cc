@@ -11,8 +11,6 @@
 namespace linux_ext::test {
 namespace {
 
-constexpr int kMaxReadyEvents = static_cast<int>(INT_MAX / sizeof(epoll_event));
-
 // Expects `create` to return invalid_argument naming `argument` and `value`.
 void expect_invalid(int num_file_descrs, int max_ready_events, const std::string& argument, int value) {
   SCOPED_TRACE("create(" + std::to_string(num_file_descrs) + ", " + std::to_string(max_ready_events) + ")");

@@ -1,6 +1,7 @@
 // Epoll::to_sexp and operator<<: the whole object on one line.
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -50,6 +51,32 @@ TEST(SexpTest, TheContractsExampleShape) {
       ")))";
   EXPECT_EQ(ep.to_sexp(), expected);
   EXPECT_EQ(printed(ep), expected);
+}
+
+TEST(SexpTest, TheTableIsInAscendingFdOrderWhateverOrderIterWalks) {
+  // Added in a scrambled order, then two removed and one changed: iter's
+  // order is its own, to_sexp's is ascending.
+  Epoll ep = make_epoll(1024, 4);
+  std::vector<Fd> fds;
+  for (int i = 0; i < 8; ++i) fds.push_back(make_eventfd());
+  std::map<int, Flags> table;
+  for (const int i : {5, 2, 7, 0, 3, 6, 1, 4}) {
+    const Flags flags = i % 2 == 0 ? Flags::in : Flags::in + Flags::out;
+    ep.set(fds[i].get(), flags);
+    table[fds[i].get()] = flags;
+  }
+  for (const int i : {0, 6}) {
+    ep.remove(fds[i].get());
+    table.erase(fds[i].get());
+  }
+  ep.set(fds[4].get(), Flags::out);
+  table[fds[4].get()] = Flags::out;
+  std::string flags_by_fd;
+  for (const auto& [fd, flags] : table) {
+    flags_by_fd += (flags_by_fd.empty() ? "(" : " (") + std::to_string(fd) + " " + flags.to_string() + ")";
+  }
+  EXPECT_EQ(ep.to_sexp(), "((epollfd " + std::to_string(ep.fd()) + ") (flags_by_fd (" + flags_by_fd +
+                              ")) (max_ready_events 4) (num_ready_events 0) (ready_events ()))");
 }
 
 TEST(SexpTest, ExactlyTheContractsExample) {

@@ -16,11 +16,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -70,6 +74,20 @@ class Fd {
   int fd_ = -1;
 };
 
+// The value of the environment variable `name` as a number, or `fallback`
+// when it is unset or empty: how the randomized and load tests are scaled
+// or pointed at one seed.
+inline long env_or(const char* name, long fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::strtol(value, nullptr, 10) : fallback;
+}
+
+// The name of an errno, e.g. "EBADF", for test names and messages.
+inline std::string errno_name(int error) {
+  const char* name = ::strerrorname_np(error);
+  return name != nullptr ? name : std::to_string(error);
+}
+
 // Fails the test (and throws to leave it) when a setup system call fails.
 inline int check_sys(int result, const char* what) {
   if (result < 0) {
@@ -117,6 +135,10 @@ inline void drain(int fd) {
   while (::read(fd, buf, sizeof buf) > 0) {
   }
 }
+
+// The largest max_ready_events that create and resize take: what
+// epoll_wait can be given.
+inline constexpr int kMaxReadyEvents = static_cast<int>(INT_MAX / sizeof(epoll_event));
 
 // A fresh Epoll; fails the test when `create` does not succeed.
 inline Epoll make_epoll(int num_file_descrs = 1024, int max_ready_events = 64) {
@@ -169,10 +191,16 @@ inline std::optional<Flags> kernel_flags(int epoll_fd, int fd) {
   return std::nullopt;
 }
 
-// The table as (fd, flags) pairs in the order `iter` walks it.
+// The table as `iter` walks it, as (fd, flags) pairs sorted by fd: the
+// order of `iter` is left open. Fails the test when the walk visits an fd
+// twice.
 inline std::vector<std::pair<int, Flags>> table_of(const Epoll& ep) {
   std::vector<std::pair<int, Flags>> table;
   ep.iter([&](int fd, Flags flags) { table.emplace_back(fd, flags); });
+  std::sort(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const auto twice =
+      std::adjacent_find(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.first == b.first; });
+  if (twice != table.end()) ADD_FAILURE() << "iter visited fd " << twice->first << " twice";
   return table;
 }
 
@@ -206,12 +234,14 @@ inline void expect_ready(const Epoll& ep, std::vector<std::pair<int, Flags>> exp
 }
 
 // The errno of the std::system_error that `f()` throws; 0 when it throws
-// nothing. Any other exception fails the test.
+// nothing. Any other exception, or an error code that is not an errno,
+// fails the test.
 template <class F>
 int errno_thrown(F&& f) {
   try {
     f();
   } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().category(), std::generic_category()) << e.what();
     return e.code().value();
   } catch (const std::exception& e) {
     ADD_FAILURE() << "expected std::system_error, got: " << e.what();
@@ -220,20 +250,28 @@ int errno_thrown(F&& f) {
   return 0;
 }
 
+// The exception of type E that `f()` throws, copied; fails the test and
+// returns nothing when it throws nothing or something else.
+template <class E, class F>
+std::optional<E> thrown(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected another exception type, got: " << e.what();
+    return std::nullopt;
+  }
+  ADD_FAILURE() << "expected an exception, none was thrown";
+  return std::nullopt;
+}
+
 // The what() of the exception of type E that `f()` throws; fails the test
 // when it throws nothing or something else.
 template <class E, class F>
 std::string what_thrown(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected another exception type, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected an exception, none was thrown";
-  return {};
+  const std::optional<E> e = thrown<E>(std::forward<F>(f));
+  return e ? e->what() : std::string();
 }
 
 // Runs `f()` (returning an int) in a forked child, e.g. to change process
@@ -248,6 +286,33 @@ int exit_code_in_child(F&& f) {
   if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
 }
+
+// What an Epoll holds, as its API shows it: the epoll fd, the sizes, the
+// table and the ready set. Equal before and after an operation that must
+// change nothing.
+struct Snapshot {
+  int epoll_fd;
+  int num_file_descrs;
+  int max_ready_events;
+  std::vector<std::pair<int, Flags>> table;
+  std::vector<std::pair<int, Flags>> ready;
+
+  explicit Snapshot(const Epoll& ep)
+      : epoll_fd(ep.fd()),
+        num_file_descrs(ep.num_file_descrs()),
+        max_ready_events(ep.max_ready_events()),
+        table(table_of(ep)),
+        ready(ready_of(ep)) {}
+  bool operator==(const Snapshot&) const = default;
+
+  friend std::ostream& operator<<(std::ostream& out, const Snapshot& s) {
+    out << "epoll fd " << s.epoll_fd << ", sizes " << s.num_file_descrs << "/" << s.max_ready_events << ", table {";
+    for (const auto& [fd, flags] : s.table) out << " " << fd << " " << flags;
+    out << " }, ready {";
+    for (const auto& [fd, flags] : s.ready) out << " " << fd << " " << flags;
+    return out << " }";
+  }
+};
 
 // Expects both of the library's checks to pass.
 inline void expect_consistent(const Epoll& ep) {
@@ -294,18 +359,25 @@ class CountingSignalHandler {
 };
 
 #if defined(LINUX_EXT_SYSCALL_SEAM)
-// The system calls the library made since construction, per kind.
+// The calls the library made through the seam since construction, per
+// kind: system calls, and the allocations of create and resize (which the
+// seam names `calloc`, though no system call).
 class SyscallCounter {
  public:
   SyscallCounter() { testing::reset(); }
   ~SyscallCounter() { testing::reset(); }
 
   long operator[](testing::Syscall id) const { return testing::count(id); }
+  // Every system call, allocations not included.
   long total() const {
     long sum = 0;
-    for (int i = 0; i < detail::kNumSyscalls; ++i) sum += testing::count(static_cast<testing::Syscall>(i));
+    for (int i = 0; i < detail::kNumSyscalls; ++i) {
+      if (const auto id = static_cast<testing::Syscall>(i); id != testing::Syscall::calloc) sum += testing::count(id);
+    }
     return sum;
   }
+  // The allocations of the table and the ready buffer.
+  long allocations() const { return testing::count(testing::Syscall::calloc); }
   // Every count, e.g. "epoll_ctl=1 clock_gettime=0 ...", for failure output.
   std::string describe() const {
     std::string out;
