@@ -1,7 +1,10 @@
-// Fault injection at every system call of the library (src/seam.h): each
-// call site is made to fail with each errno the kernel can give there, and
-// the test asserts the error the contract names, that the table and the
-// kernel still agree, and that the object stays usable.
+// Fault injection at every call the library makes through its seam
+// (include/linux_ext/detail/syscall.h): each call site is made to fail with
+// each errno the kernel can give there, and each allocation of create and
+// resize with ENOMEM. The tests assert the error the contract names (and
+// the operation it names), that the table and the kernel still agree, and
+// that the object stays usable; for EINTR, that waits go on for the time
+// that is left, and for ENOSYS from epoll_pwait2, the millisecond fallback.
 
 #include <unistd.h>
 
@@ -9,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -21,24 +25,6 @@ namespace {
 
 namespace fi = linux_ext::testing;
 using fi::Syscall;
-
-std::string errno_name(int error) {
-  switch (error) {
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOMEM: return "ENOMEM";
-    case ENOSPC: return "ENOSPC";
-    case EBADF: return "EBADF";
-    case EPERM: return "EPERM";
-    case EINVAL: return "EINVAL";
-    case EINTR: return "EINTR";
-    case ENOSYS: return "ENOSYS";
-    case EIO: return "EIO";
-    case ENOENT: return "ENOENT";
-    case EEXIST: return "EEXIST";
-  }
-  return std::to_string(error);
-}
 
 // Every test starts and ends with no planned failure, and with the
 // epoll_pwait2 probe forgotten so that each finds out for itself.
@@ -54,25 +40,18 @@ class FaultTest : public ::testing::Test {
   }
 };
 
-// The errno a `std::system_error` thrown by `f` carries, or -1 when `f`
-// returns, -2 when it throws something else.
-template <class F>
-int thrown_errno(F&& f) {
-  try {
-    f();
-  } catch (const std::system_error& e) {
-    EXPECT_EQ(e.code().category(), std::generic_category()) << e.what();
-    return e.code().value();
-  } catch (...) {
-    return -2;
-  }
-  return -1;
-}
-
+// How many fds this process has open, to see that a failure leaks none.
 int count_open_fds() {
   int n = 0;
   for (int fd = 0; fd < 20000; ++fd) n += ::fcntl(fd, F_GETFD) >= 0 ? 1 : 0;
   return n;
+}
+
+// An Epoll of 64 fds and 8 ready events watching `fd` for in.
+Epoll epoll_watching(const Fd& fd) {
+  Epoll ep = Epoll::create(64, 8).value();
+  ep.set(fd.get(), Flags::in);
+  return ep;
 }
 
 // --- epoll_create1 ---------------------------------------------------------
@@ -87,7 +66,7 @@ TEST_P(CreateFault, ReturnsTheErrnoAndLeaksNothing) {
   ASSERT_FALSE(made.has_value());
   EXPECT_EQ(made.error().code(), std::error_code(error, std::generic_category()));
   EXPECT_EQ(made.error().message(), "epoll_create1: " + std::string(std::strerror(error)));
-  EXPECT_EQ(thrown_errno([&] { made.value(); }), error);
+  EXPECT_EQ(errno_thrown([&] { (void)made.value(); }), error);
   EXPECT_EQ(count_open_fds(), fds_before);
   // The next create, with no failure planned, works.
   OrError<Epoll> again = Epoll::create(64, 8);
@@ -98,6 +77,75 @@ TEST_P(CreateFault, ReturnsTheErrnoAndLeaksNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Errnos, CreateFault, ::testing::Values(EMFILE, ENFILE, ENOMEM),
                          [](const auto& p) { return errno_name(p.param); });
+
+// --- the allocations of create and resize ----------------------------------
+
+// Each allocation create makes, failing in turn: ENOMEM, returned as an
+// Error naming create, and the epoll fd made before it closed again.
+TEST_F(FaultTest, CreateReturnsEnomemWhenAnAllocationFails) {
+  SyscallCounter counter;
+  { Epoll counted = Epoll::create(64, 8).value(); }
+  const long allocations = counter.allocations();
+  ASSERT_GT(allocations, 0);
+  for (long k = 1; k <= allocations; ++k) {
+    SCOPED_TRACE("allocation " + std::to_string(k) + " fails");
+    const int fds_before = count_open_fds();
+    fi::reset();
+    fi::fail(Syscall::calloc, static_cast<int>(k), ENOMEM);
+    OrError<Epoll> made = Epoll::create(64, 8);
+    ASSERT_FALSE(made.has_value());
+    EXPECT_EQ(made.error().code(), std::error_code(ENOMEM, std::generic_category()));
+    EXPECT_EQ(made.error().message().rfind("Epoll::create: ", 0), 0U) << made.error().message();
+    EXPECT_EQ(count_open_fds(), fds_before);
+  }
+  fi::reset();
+  EXPECT_TRUE(Epoll::create(64, 8).has_value());
+}
+
+// Each allocation resize makes, failing in turn, whether it grows or
+// shrinks: std::system_error(ENOMEM) or std::bad_alloc, and the set exactly
+// as it was: table, sizes, domain, ready set, and the kernel's set.
+TEST_F(FaultTest, ResizeChangesNothingWhenAnAllocationFails) {
+  Fd a = make_eventfd(1);
+  Fd b = make_eventfd();
+  Epoll ep = epoll_watching(a);
+  ep.set(b.get(), Flags::in + Flags::out);
+  const std::pair<int, int> sizes[] = {{4096, 2}, {b.get() + 1, 64}};
+  for (const auto& [num_file_descrs, max_ready_events] : sizes) {
+    SyscallCounter counter;
+    {
+      Epoll counted = Epoll::create(64, 8).value();
+      counter.reset();
+      counted.resize(num_file_descrs, max_ready_events);
+    }
+    const long allocations = counter.allocations();
+    ASSERT_GT(allocations, 0);
+    for (long k = 1; k <= allocations; ++k) {
+      SCOPED_TRACE("resize(" + std::to_string(num_file_descrs) + ", " + std::to_string(max_ready_events) +
+                   "), allocation " + std::to_string(k) + " fails");
+      ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+      const Snapshot before(ep);
+      fi::reset();
+      fi::fail(Syscall::calloc, static_cast<int>(k), ENOMEM);
+      try {
+        ep.resize(num_file_descrs, max_ready_events);
+        ADD_FAILURE() << "resize did not throw";
+      } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::error_code(ENOMEM, std::generic_category())) << e.what();
+        EXPECT_EQ(std::string(e.what()).rfind("Epoll::resize: ", 0), 0U) << e.what();
+      } catch (const std::bad_alloc&) {
+      }
+      EXPECT_EQ(Snapshot(ep), before);
+      EXPECT_THROW((void)ep.find(64), std::out_of_range) << "the domain is still [0, 64)";
+      expect_consistent(ep);
+    }
+  }
+  fi::reset();
+  ep.resize(4096, 2);
+  EXPECT_EQ(ep.num_file_descrs(), 4096);
+  EXPECT_EQ(ep.find(64), std::nullopt);
+  expect_consistent(ep);
+}
 
 // --- epoll_ctl -------------------------------------------------------------
 
@@ -127,7 +175,7 @@ TEST_P(CtlFault, ThrowsTheErrnoAndTheTableStaysTheKernels) {
 
   fi::fail(Syscall::epoll_ctl, 1, c.error);
   const long calls_before = fi::count(Syscall::epoll_ctl);
-  const int thrown = thrown_errno([&] {
+  const int thrown = errno_thrown([&] {
     if (c.op == CtlOp::remove) {
       ep.remove(target.get());
     } else {
@@ -184,7 +232,7 @@ std::vector<CtlCase> all_ctl_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Calls, CtlFault, ::testing::ValuesIn(all_ctl_cases()), ctl_case_name);
 
-// --- epoll_wait, epoll_pwait, epoll_pwait2 ---------------------------------
+// --- epoll_wait, epoll_pwait, epoll_pwait2, clock_gettime ------------------
 
 // How a wait is made: which entry point, which timeout, and so which
 // system call it reaches first.
@@ -201,13 +249,6 @@ const WaitCase kWaitCases[] = {
     {"PwaitMillis", Syscall::epoll_pwait, true, false},
     {"PwaitPrecise", Syscall::epoll_pwait2, true, true},
 };
-
-// An Epoll of 64 fds and 8 ready events watching `fd` for in.
-Epoll epoll_watching(const Fd& fd) {
-  Epoll ep = Epoll::create(64, 8).value();
-  ep.set(fd.get(), Flags::in);
-  return ep;
-}
 
 Epoll::WaitResult do_wait(Epoll& ep, const WaitCase& c, std::chrono::nanoseconds span) {
   const Timeout timeout = c.precise ? Timeout::after_precise(span) : Timeout::after(span);
@@ -236,6 +277,7 @@ TEST_P(WaitFault, EintrRetriesInWaitAndInterruptsPwait) {
     // Each pwait meets one EINTR and says so; the one after them finds the fd.
     EXPECT_EQ(result, WaitResult::interrupted);
     EXPECT_EQ(ep.num_ready(), 0);
+    EXPECT_TRUE(ep.ready().empty());
     for (int i = 2; i <= kInterruptions; ++i) {
       EXPECT_EQ(do_wait(ep, c, std::chrono::seconds(10)), WaitResult::interrupted);
       EXPECT_EQ(ep.num_ready(), 0);
@@ -254,69 +296,148 @@ TEST_P(WaitFault, EintrRetriesInWaitAndInterruptsPwait) {
   EXPECT_EQ(do_wait(ep, c, std::chrono::milliseconds(1)), WaitResult::ok);
 }
 
+INSTANTIATE_TEST_SUITE_P(Calls, WaitFault, ::testing::ValuesIn(kWaitCases),
+                         [](const auto& p) { return std::string(p.param.name); });
+
 // EINTR while nothing is ready: wait goes on for the time that is left and
-// returns timeout, never before its span has passed.
+// returns timeout, never before its span has passed. The clock is read for
+// the deadline, then after each interruption for the time left.
 TEST_F(FaultTest, EintrKeepsTheDeadlineOfWait) {
   for (const WaitCase& c : kWaitCases) {
     if (c.use_pwait) continue;  // pwait returns at the first EINTR
     SCOPED_TRACE(c.name);
-    fi::reset();
     Fd idle = make_eventfd(0);
     Epoll ep = epoll_watching(idle);
-    fi::fail(c.call, 1, EINTR, 3);
+    fi::reset();
+    constexpr int kInterruptions = 3;
+    fi::fail(c.call, 1, EINTR, kInterruptions);
     const auto span = std::chrono::milliseconds(20);
-    const auto start = std::chrono::steady_clock::now();
-    EXPECT_EQ(do_wait(ep, c, span), WaitResult::timeout);
-    EXPECT_GE(std::chrono::steady_clock::now() - start, span) << "a timed wait never ends early";
+    EXPECT_GE(time_of([&] { EXPECT_EQ(do_wait(ep, c, span), WaitResult::timeout); }), span)
+        << "a timed wait never ends early";
     EXPECT_EQ(ep.num_ready(), 0);
+    if (c.call == Syscall::epoll_pwait2 && !kernel_has_epoll_pwait2()) continue;  // the fallback counts otherwise
+    EXPECT_EQ(fi::count(c.call), kInterruptions + 1);
+    EXPECT_EQ(fi::count(Syscall::clock_gettime), kInterruptions + 1);
   }
 }
 
-// Any other errno (EBADF) throws std::system_error with the ready set empty,
-// and the next wait works.
-TEST_P(WaitFault, EbadfThrowsWithTheReadySetEmpty) {
-  const WaitCase c = GetParam();
-  Fd ready = make_eventfd(1);
-  Epoll ep = epoll_watching(ready);
-  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
-  ASSERT_EQ(ep.num_ready(), 1);
+// EINTR in waits that read no clock: wait retries as often as it comes,
+// without reading the clock; pwait returns interrupted.
+TEST_F(FaultTest, EintrInUntimedWaits) {
+  Fd efd = make_eventfd();
+  Epoll ep = epoll_watching(efd);
+  fi::fail(Syscall::epoll_wait, 1, EINTR, 3);
+  EXPECT_EQ(ep.wait(Timeout::immediately()), WaitResult::timeout);
+  EXPECT_EQ(fi::count(Syscall::epoll_wait), 4);
 
-  fi::fail(c.call, 1, EBADF);
-  EXPECT_EQ(thrown_errno([&] { do_wait(ep, c, std::chrono::milliseconds(5)); }), EBADF);
+  poke(efd.get());
+  fi::reset();
+  fi::fail(Syscall::epoll_wait, 1, EINTR, 2);
+  EXPECT_EQ(ep.wait(Timeout::never()), WaitResult::ok);
+  EXPECT_EQ(fi::count(Syscall::epoll_wait), 3);
+  EXPECT_EQ(fi::count(Syscall::clock_gettime), 0);
+  expect_ready(ep, {{efd.get(), Flags::in}});
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  fi::reset();
+  fi::fail(Syscall::epoll_pwait, 1, EINTR);
+  EXPECT_EQ(ep.pwait(Timeout::never(), mask), WaitResult::interrupted);
+  EXPECT_EQ(fi::count(Syscall::epoll_pwait), 1);
   EXPECT_EQ(ep.num_ready(), 0);
   EXPECT_TRUE(ep.ready().empty());
-  ep.invariant();
-  ep.check_against_kernel();
-  EXPECT_EQ(do_wait(ep, c, std::chrono::milliseconds(5)), WaitResult::ok);
-  EXPECT_EQ(ep.num_ready(), 1);
+  EXPECT_EQ(ep.pwait(Timeout::never(), mask), WaitResult::ok);  // the fd is still ready
 }
 
-INSTANTIATE_TEST_SUITE_P(Calls, WaitFault, ::testing::ValuesIn(kWaitCases),
-                         [](const auto& p) { return std::string(p.param.name); });
+// Any other errno throws std::system_error naming the operation that was
+// called and the call that failed, with the ready set empty; the next wait
+// works.
+TEST_F(FaultTest, AFailingWaitThrowsNamingItselfWithTheReadySetEmpty) {
+  Fd ready = make_eventfd(1);
+  Epoll ep = epoll_watching(ready);
+  sigset_t mask;
+  sigemptyset(&mask);
+  struct Case {
+    Syscall call;
+    int error;
+    const char* operation;
+    std::function<WaitResult()> wait;
+  };
+  const Case cases[] = {
+      {Syscall::epoll_wait, EBADF, "wait", [&] { return ep.wait(Timeout::never()); }},
+      {Syscall::epoll_wait, EINVAL, "wait", [&] { return ep.wait(Timeout::after(1s)); }},
+      {Syscall::epoll_wait, EFAULT, "wait", [&] { return ep.wait(Timeout::immediately()); }},
+      {Syscall::epoll_wait, EBADF, "wait_timeout_after", [&] { return ep.wait_timeout_after(1s); }},
+      {Syscall::epoll_pwait, EBADF, "pwait", [&] { return ep.pwait(Timeout::never(), mask); }},
+      {Syscall::epoll_pwait, EINVAL, "pwait", [&] { return ep.pwait(Timeout::after(1s), mask); }},
+      {Syscall::epoll_pwait2, EBADF, "wait", [&] { return ep.wait(Timeout::after_precise(1s)); }},
+      {Syscall::epoll_pwait2, EINVAL, "pwait", [&] { return ep.pwait(Timeout::after_precise(1s), mask); }},
+      // A timed wait reads the clock first, for its deadline.
+      {Syscall::clock_gettime, EINVAL, "wait", [&] { return ep.wait(Timeout::after(1s)); }},
+      {Syscall::clock_gettime, EINVAL, "wait_timeout_after", [&] { return ep.wait_timeout_after(1s); }},
+      {Syscall::clock_gettime, EFAULT, "pwait", [&] { return ep.pwait(Timeout::after_precise(1s), mask); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.operation) + " with " + fi::name(c.call) + " failing with " + errno_name(c.error));
+    if (c.call == Syscall::epoll_pwait2 && !kernel_has_epoll_pwait2()) continue;
+    ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+    ASSERT_EQ(ep.num_ready(), 1);
+    fi::reset();
+    fi::fail(c.call, 1, c.error);
+    const std::optional<std::system_error> e = thrown<std::system_error>([&] { (void)c.wait(); });
+    if (e) {
+      EXPECT_EQ(e->code(), std::error_code(c.error, std::generic_category())) << e->what();
+      const std::string what = e->what();
+      EXPECT_EQ(what.rfind("Epoll::" + std::string(c.operation) + ": ", 0), 0U) << what;
+      EXPECT_NE(what.find(fi::name(c.call)), std::string::npos) << what;
+    }
+    EXPECT_EQ(ep.num_ready(), 0);
+    EXPECT_TRUE(ep.ready().empty());
+    EXPECT_EQ(c.wait(), WaitResult::ok);
+    expect_consistent(ep);
+  }
+}
 
 // ENOSYS from epoll_pwait2 (an old kernel, valgrind): the precise wait falls
-// back to millisecond waits, and decides so once.
+// back to millisecond waits, rounded up as `after` rounds, and decides so
+// once for the process.
 TEST_F(FaultTest, PreciseWaitFallsBackOnceWhenPwait2IsMissing) {
   Fd ready = make_eventfd(1);
   Epoll ep = epoll_watching(ready);
   fi::fail(Syscall::epoll_pwait2, 1, ENOSYS, -1);
-  EXPECT_EQ(ep.wait(Timeout::after_precise(std::chrono::microseconds(300))), WaitResult::ok);
+  EXPECT_EQ(ep.wait(Timeout::after_precise(300us)), WaitResult::ok);
   EXPECT_EQ(ep.num_ready(), 1);
   EXPECT_EQ(fi::count(Syscall::epoll_pwait2), 1);
   EXPECT_EQ(fi::count(Syscall::epoll_wait), 1);
-  // Decided once: the next precise waits go straight to the fallbacks.
-  EXPECT_EQ(ep.wait(Timeout::after_precise(std::chrono::microseconds(300))), WaitResult::ok);
+  // Decided once: the next precise waits go straight to the fallbacks,
+  // also for another Epoll (the kernel is the same).
+  EXPECT_EQ(ep.wait(Timeout::after_precise(300us)), WaitResult::ok);
   sigset_t mask;
   sigemptyset(&mask);
-  EXPECT_EQ(ep.pwait(Timeout::after_precise(std::chrono::microseconds(300)), mask), WaitResult::ok);
+  EXPECT_EQ(ep.pwait(Timeout::after_precise(300us), mask), WaitResult::ok);
+  Epoll other = make_epoll();
+  EXPECT_EQ(other.wait(Timeout::after_precise(100us)), WaitResult::timeout);
   EXPECT_EQ(fi::count(Syscall::epoll_pwait2), 1);
-  EXPECT_EQ(fi::count(Syscall::epoll_wait), 2);
+  EXPECT_EQ(fi::count(Syscall::epoll_wait), 3);
   EXPECT_EQ(fi::count(Syscall::epoll_pwait), 1);
-  // And the fallback keeps the promise: never a timeout before the span.
+  // And the fallback keeps the promise of `after`: 1.5 ms waits 2 ms, and
+  // never returns timeout before.
   drain(ready.get());
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(ep.wait(Timeout::after_precise(std::chrono::microseconds(1500))), WaitResult::timeout);
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::microseconds(1500));
+  EXPECT_GE(time_of([&] { EXPECT_EQ(ep.wait(Timeout::after_precise(1500us)), WaitResult::timeout); }), 2ms);
+}
+
+// The probe's answer is kept until the tests forget it: then the next
+// precise wait asks the kernel again.
+TEST_F(FaultTest, ThePwait2ProbeCanBeForgotten) {
+  if (!kernel_has_epoll_pwait2()) GTEST_SKIP() << "the kernel has no epoll_pwait2";
+  Epoll ep = make_epoll();
+  fi::fail(Syscall::epoll_pwait2, 1, ENOSYS);
+  EXPECT_EQ(ep.wait(Timeout::after_precise(100us)), WaitResult::timeout);
+  fi::forget_pwait2_probe();
+  fi::reset();
+  EXPECT_EQ(ep.wait(Timeout::after_precise(100us)), WaitResult::timeout);
+  EXPECT_EQ(fi::count(Syscall::epoll_pwait2), 1);
+  EXPECT_EQ(fi::count(Syscall::epoll_wait), 0);
 }
 
 // --- close -----------------------------------------------------------------
@@ -341,7 +462,7 @@ TEST_P(CloseFault, TheSetIsClosedEitherWay) {
   const int epoll_fd = ep.fd();
 
   fi::fail(Syscall::close, 1, c.error);
-  EXPECT_EQ(thrown_errno([&] { ep.close(); }), c.throws ? c.error : -1);
+  EXPECT_EQ(errno_thrown([&] { ep.close(); }), c.throws ? c.error : 0);
   EXPECT_TRUE(ep.is_closed());
   EXPECT_EQ(ep.size(), 0U);
   EXPECT_EQ(ep.num_ready(), 0);
@@ -376,6 +497,51 @@ TEST_P(CloseFault, DestructorAndMoveAssignmentSwallowIt) {
 
 INSTANTIATE_TEST_SUITE_P(Errnos, CloseFault, ::testing::ValuesIn(kCloseCases),
                          [](const auto& p) { return std::string(p.param.name); });
+
+// --- /proc and kcmp: check_against_kernel -----------------------------------
+
+// A /proc that cannot be read (no procfs, no permission, a failing read) is
+// a std::system_error naming check_against_kernel, with the errno of the
+// call; the set itself is unharmed.
+TEST_F(FaultTest, CheckAgainstKernelThrowsWhenProcCannotBeRead) {
+  Fd a = make_eventfd();
+  Epoll ep = epoll_watching(a);
+  const std::pair<Syscall, int> failures[] = {
+      {Syscall::open, ENOENT}, {Syscall::open, EACCES}, {Syscall::read, EIO}};
+  for (const auto& [call, error] : failures) {
+    SCOPED_TRACE(std::string(fi::name(call)) + " failing with " + errno_name(error));
+    fi::reset();
+    fi::fail(call, 1, error);
+    const std::optional<std::system_error> e = thrown<std::system_error>([&] { ep.check_against_kernel(); });
+    if (e) {
+      EXPECT_EQ(e->code(), std::error_code(error, std::generic_category())) << e->what();
+      EXPECT_EQ(std::string(e->what()).rfind("Epoll::check_against_kernel: ", 0), 0U) << e->what();
+    }
+    expect_consistent(ep);
+  }
+}
+
+// Where kcmp(2) is refused (EPERM: no ptrace access, or a kernel without
+// it) check_against_kernel compares inodes instead: a healthy set passes,
+// and an fd closed while in the set, whose number now names a file of
+// another kind, is still found.
+TEST_F(FaultTest, CheckAgainstKernelFallsBackToInodesWhenKcmpIsRefused) {
+  Fd watched = make_eventfd();
+  Epoll ep = epoll_watching(watched);
+  fi::fail(Syscall::kcmp, 1, EPERM, -1);
+  EXPECT_NO_THROW(ep.check_against_kernel());
+  EXPECT_GE(fi::count(Syscall::kcmp), 1) << "kcmp was not asked, so the fallback was not tried";
+
+  const int number = watched.get();
+  const Fd keeper(check_sys(::dup(number), "dup"));  // keeps the kernel's entry alive
+  watched.reset();
+  Pipe p = make_pipe();
+  ASSERT_EQ(::dup2(p.read.get(), number), number);
+  const Fd reused(number);
+  const std::string what = what_thrown<std::logic_error>([&] { ep.check_against_kernel(); });
+  EXPECT_NE(what.find("fd " + std::to_string(number) + ":"), std::string::npos) << what;
+  EXPECT_NE(what.find("another file"), std::string::npos) << what;
+}
 
 // --- every call site, every k ----------------------------------------------
 
