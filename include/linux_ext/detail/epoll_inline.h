@@ -19,7 +19,7 @@
 
 namespace linux_ext {
 
-inline void Epoll::set(int fd, Flags flags) {
+[[gnu::always_inline]] inline void Epoll::set(int fd, Flags flags) {
   check_change(fd, "set");
   Slot& slot = slots_[static_cast<std::size_t>(fd)];
   if (slot.position == 0) {
@@ -36,7 +36,7 @@ inline void Epoll::set(int fd, Flags flags) {
   slot.events = flags.bits();
 }
 
-inline void Epoll::remove(int fd) {
+[[gnu::always_inline]] inline void Epoll::remove(int fd) {
   check_change(fd, "remove");
   Slot& slot = slots_[static_cast<std::size_t>(fd)];
   if (slot.position == 0) return;
@@ -53,7 +53,7 @@ inline void Epoll::remove(int fd) {
   kernel_change("remove", EPOLL_CTL_DEL, fd, Flags::none);
 }
 
-inline void Epoll::kernel_change(const char* operation, int op, int fd, Flags flags) const {
+[[gnu::always_inline]] inline void Epoll::kernel_change(const char* operation, int op, int fd, Flags flags) const {
   epoll_event event;
   event.events = flags.bits();
   event.data.u64 = static_cast<std::uint32_t>(fd);  // data.fd == fd, the rest zero
@@ -63,13 +63,13 @@ inline void Epoll::kernel_change(const char* operation, int op, int fd, Flags fl
   }
 }
 
-inline Epoll::WaitResult Epoll::wait(Timeout timeout) { return wait_inline("wait", timeout); }
+[[gnu::always_inline]] inline Epoll::WaitResult Epoll::wait(Timeout timeout) { return wait_inline("wait", timeout); }
 
 inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span) {
   return wait_inline("wait_timeout_after", Timeout::after(span));
 }
 
-inline Epoll::WaitResult Epoll::wait_inline(const char* operation, Timeout timeout) {
+[[gnu::always_inline]] inline Epoll::WaitResult Epoll::wait_inline(const char* operation, Timeout timeout) {
   // A poll, an unbounded wait or a wait of whole milliseconds on a set
   // with no walk of its ready set in progress: one epoll_wait, and for a
   // timed wait the clock read that lets a signal be followed by a wait for
