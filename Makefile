@@ -73,14 +73,17 @@ BENCH_CMAKE   := -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -D
 
 PROJECT_VERSION := $(shell sed -n '/^project/s/.* VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 
-.PHONY: all build demo install test test-asan test-valgrind fuzz bench bench-quick bench-build \
+.PHONY: all build demo install test test-build test-asan test-valgrind fuzz bench bench-quick bench-build \
         docs package clean
 
 all: build
 
+# With the tests off, so that the demo and install need none of the test
+# packages. The tests reconfigure the same directory with them on, and the
+# library and examples built once serve both.
 build:
-	@scripts/ensure-packages.sh $(TEST_PACKAGES)
-	$(call cmake_build,$(BUILD),$(BUILD_CMAKE))
+	@scripts/ensure-packages.sh $(BUILD_PACKAGES)
+	$(call cmake_build,$(BUILD),$(BUILD_CMAKE) -DLINUX_EXT_TEST=OFF)
 
 demo: build
 	$(BUILD)/examples/echo_demo
@@ -88,7 +91,11 @@ demo: build
 install: build
 	cmake --install $(BUILD)
 
-test: build
+test-build:
+	@scripts/ensure-packages.sh $(TEST_PACKAGES)
+	$(call cmake_build,$(BUILD),$(BUILD_CMAKE) -DLINUX_EXT_TEST=ON)
+
+test: test-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan test-valgrind
 
@@ -97,7 +104,7 @@ test-asan:
 	$(call cmake_build,$(ASAN_BUILD),$(ASAN_CMAKE))
 	cd $(ASAN_BUILD) && $(SANITIZE_ENV) MODEL_SEEDS=$(ASAN_MODEL_SEEDS) ctest --output-on-failure -j $(JOBS)
 
-test-valgrind: build
+test-valgrind: test-build
 	@scripts/ensure-packages.sh valgrind
 	@JOBS=$(JOBS) scripts/valgrind.sh $(BUILD)
 
