@@ -36,7 +36,8 @@ BUILD_PACKAGES := cmake ninja-build g++ make pkg-config
 # The tests add libfmt-dev for linux_ext/fmt.h, libuv1-dev for the nesting
 # example, redis-server for the lsepoll test.
 TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server
-FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev
+# The fuzz targets are configured with the tests, hence GoogleTest.
+FUZZ_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev clang libclang-rt-14-dev
 BENCH_PACKAGES := $(BUILD_PACKAGES) libbenchmark-dev libev-dev libevent-dev libuv1-dev libboost-dev \
                   gnuplot-nox valgrind strace redis-tools util-linux
 
