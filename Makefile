@@ -147,4 +147,4 @@ package:
 	@echo "Package: $$(ls $(PACKAGE_BUILD)/*.deb)"
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD)
