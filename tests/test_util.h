@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -396,6 +397,27 @@ inline bool kernel_has_epoll_pwait2() {
   return ::syscall(SYS_epoll_pwait2, -1, nullptr, 0, nullptr, nullptr, 0L) == 0 || errno != ENOSYS;
 }
 #endif
+
+// The soft RLIMIT_NOFILE, before and after raise_fd_limit.
+struct FdLimit {
+  int before;
+  int now;
+};
+
+// Raises the soft RLIMIT_NOFILE toward `wanted`, as far as the hard limit
+// lets it (it never lowers it): a fresh Debian starts processes at 1024,
+// too few for a test of thousands of connections. The test sizes itself to
+// `now` and says so. (Linux caps the limit at nr_open, so it fits an int.)
+inline FdLimit raise_fd_limit(int wanted) {
+  rlimit limit{};
+  check_sys(::getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
+  const int before = static_cast<int>(limit.rlim_cur);
+  if (limit.rlim_cur < static_cast<rlim_t>(wanted)) {
+    limit.rlim_cur = std::min(static_cast<rlim_t>(wanted), limit.rlim_max);
+    check_sys(::setrlimit(RLIMIT_NOFILE, &limit), "setrlimit");
+  }
+  return {before, static_cast<int>(limit.rlim_cur)};
+}
 
 }  // namespace linux_ext::test
 
