@@ -104,6 +104,7 @@ test-build:
 test: test-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(BUILD) && MODEL_SEEDS=$(FD_LIMIT_MODEL_SEEDS) prlimit --nofile=1024: ctest --output-on-failure -j $(JOBS)
+	JOBS=$(JOBS) scripts/test-libcxx.sh
 	$(MAKE) --no-print-directory test-asan test-valgrind
 
 test-asan:
@@ -149,4 +150,4 @@ package:
 	@echo "Package: $$(ls $(PACKAGE_BUILD)/*.deb)"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD) build-libcxx
