@@ -39,6 +39,21 @@ inline constexpr int kMaxReadyEvents = 256;
 // time: `epoll_wait(..., 1)`, `Timeout::after(1ms)`, a 1 ms timer.
 inline constexpr std::chrono::milliseconds kWaitTimeout{1};
 
+class Backend;
+
+// The churn loop over `fds` through `backend`'s own methods: `B` is a final
+// class, so the calls are direct and inline where the backend allows, as in
+// a program's own loop, rather than one virtual call per operation.
+template <class B>
+void churn_with(B& backend, const std::vector<int>& fds) {
+  for (int fd : fds) {
+    backend.add(fd);
+    backend.modify(fd, true);
+    backend.modify(fd, false);
+    backend.remove(fd);
+  }
+}
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -66,6 +81,10 @@ class Backend {
   virtual void modify(int fd, bool write) = 0;
   // Stops watching `fd`.
   virtual void remove(int fd) = 0;
+  // The churn pattern: for each of `fds` in turn, add, modify for writing,
+  // modify back, remove. Each backend runs it through `churn_with`, in a
+  // loop of its own direct calls, as a program would make them.
+  virtual void churn(const std::vector<int>& fds) = 0;
   // One non-blocking iteration of the loop: polls the kernel and calls
   // `on_ready` for each ready event. Changes made since the last iteration
   // reach the kernel here at the latest (libev defers them all, libuv its

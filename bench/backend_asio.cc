@@ -53,6 +53,7 @@ class AsioBackend final : public Backend {
     d->release();
     d.reset();
   }
+  void churn(const std::vector<int>& fds) override { churn_with(*this, fds); }
 
   void run_once() override {
     io_->poll();

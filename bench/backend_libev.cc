@@ -43,6 +43,7 @@ class LibevBackend final : public Backend {
     ev_io_start(loop_, w);
   }
   void remove(int fd) override { ev_io_stop(loop_, &watchers_[static_cast<std::size_t>(fd)]); }
+  void churn(const std::vector<int>& fds) override { churn_with(*this, fds); }
 
   void run_once() override { ev_run(loop_, EVRUN_NOWAIT); }
   void run_once_with_timeout() override {

@@ -44,6 +44,7 @@ class LibeventBackend final : public Backend {
     event_add(e, nullptr);
   }
   void remove(int fd) override { event_del(events_[static_cast<std::size_t>(fd)]); }
+  void churn(const std::vector<int>& fds) override { churn_with(*this, fds); }
 
   void run_once() override { event_base_loop(base_, EVLOOP_ONCE | EVLOOP_NONBLOCK); }
   void run_once_with_timeout() override {

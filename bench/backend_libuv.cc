@@ -50,6 +50,7 @@ class LibuvBackend final : public Backend {
                   on_poll);
   }
   void remove(int fd) override { uv_poll_stop(&slots_[static_cast<std::size_t>(fd)].poll); }
+  void churn(const std::vector<int>& fds) override { churn_with(*this, fds); }
 
   void run_once() override { uv_run(&loop_, UV_RUN_NOWAIT); }
   void run_once_with_timeout() override {
