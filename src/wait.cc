@@ -56,7 +56,7 @@ void Epoll::throw_wait_error(const char* operation, const char* call, int error)
 
 Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const sigset_t* mask,
                                    std::int64_t started_ns) {
-  if (is_closed() || fork_generation_ != detail::fork_count.load(std::memory_order_relaxed)) [[unlikely]] {
+  if (is_closed() || inherited_) [[unlikely]] {
     check_open(operation);
     check_owner(operation);
   }

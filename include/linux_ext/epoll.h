@@ -295,18 +295,15 @@ class Epoll {
   Epoll() noexcept = default;
   // Throws `std::logic_error` when closed, naming `operation`, the caller.
   void check_open(const char* operation) const;
-  // Throws `std::out_of_range` when `fd` is outside the domain (or
-  // `std::logic_error` when closed), naming `operation`.
+  // Throws `std::out_of_range` when `fd` is outside `[0, num_file_descrs)`
+  // (or `std::logic_error` when closed), naming `operation`.
   void check_fd(int fd, const char* operation) const;
   // Throws `std::logic_error` in a child made by fork(2) before `after_fork`.
   void check_owner(const char* operation) const;
   // The checks before a change to the kernel's set: `check_fd` and
-  // `check_owner`, one comparison each when they pass.
+  // `check_owner`, in one comparison (see `domain_`).
   void check_change(int fd, const char* operation) const {
-    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(domain_) ||
-        fork_generation_ != detail::fork_count.load(std::memory_order_relaxed)) [[unlikely]] {
-      refuse_change(fd, operation);
-    }
+    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(domain_)) [[unlikely]] refuse_change(fd, operation);
   }
   [[noreturn]] void refuse_change(int fd, const char* operation) const;
   [[noreturn]] void throw_exclusive_on_modify(int fd, Flags flags) const;
@@ -344,8 +341,8 @@ class Epoll {
   int epoll_fd_ = -1;
   int num_file_descrs_ = 0;
   int max_ready_events_ = 0;
-  // The domain `set`, `remove` and `find` accept: num_file_descrs_, or 0
-  // when closed, so that one comparison rejects both.
+  // The domain `set` and `remove` accept: num_file_descrs_, or 0 when
+  // closed or inherited, so that one comparison rejects all three.
   int domain_ = 0;
   int num_ready_ = 0;
   // The fds in the set: members_[0, size_), in no particular order.
@@ -357,10 +354,21 @@ class Epoll {
   // The innermost walks in progress, each linking to the one it is nested in.
   mutable TableWalk* table_walks_ = nullptr;
   mutable ReadyWalk* ready_walks_ = nullptr;
-  // The process that may change this set, and the fork count it knew
-  // (detail::fork_generation() differs in a child made since).
+  // The process that made the set, and whether this is a child of it made
+  // by fork(2) since, which has not called `after_fork` (src/table.cc keeps
+  // every open set in a list, which a fork(2) child walks to mark them).
   pid_t owner_pid_ = 0;
-  unsigned fork_generation_ = 0;
+  bool inherited_ = false;
+  Epoll* listed_prev_ = nullptr;
+  Epoll* listed_next_ = nullptr;
+  bool listed_ = false;
+  // Puts this set in the list of open sets, takes it out, or puts it where
+  // `other` was.
+  void enlist() noexcept;
+  void delist() noexcept;
+  void replace_in_list(Epoll& other) noexcept;
+  // In a fork(2) child: marks every open set inherited.
+  static void mark_inherited() noexcept;
 };
 
 // Epoll::Flags

@@ -74,8 +74,7 @@ inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span
   // with no walk of its ready set in progress: one epoll_wait, and for a
   // timed wait the clock read that lets a signal be followed by a wait for
   // the time that is left. Anything else goes through the whole loop.
-  if (timeout.kind_ == Timeout::Kind::nanos || is_closed() || ready_walks_ != nullptr ||
-      fork_generation_ != detail::fork_count.load(std::memory_order_relaxed)) [[unlikely]] {
+  if (timeout.kind_ == Timeout::Kind::nanos || is_closed() || inherited_ || ready_walks_ != nullptr) [[unlikely]] {
     return wait_with(operation, timeout, nullptr);
   }
   int millis = timeout.kind_ == Timeout::Kind::never ? -1 : 0;

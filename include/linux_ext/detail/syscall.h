@@ -80,10 +80,6 @@ inline std::int64_t monotonic_now_ns() noexcept {
 // valgrind): found out by the first precise wait, then kept (src/wait.cc).
 extern std::atomic<bool> epoll_pwait2_missing;
 
-// How many fork(2)s made this process, counted in each child by a
-// pthread_atfork handler (src/table.cc): a set that knew another count was
-// made by an ancestor, whose kernel set it shares.
-extern std::atomic<unsigned> fork_count [[gnu::visibility("hidden")]];
 
 }  // namespace linux_ext::detail
 
