@@ -1,11 +1,13 @@
 // Fuzz target: an operation-sequence interpreter over one Epoll.
 //
 // The input's bytes choose the operations (four bytes each: the kind, the
-// fd, the flags, the timeout) on the harness of tests/epoll_model.h, which
+// fd, the flags, and the timeout of a wait, the sizes of a resize or what a
+// walk of the ready set changes) on the harness of tests/epoll_model.h, which
 // runs each on a real Epoll and on the exact model of its table and of the
 // kernel's set, and compares after every step (check_against_kernel every
-// step too). Any disagreement aborts with the decoded sequence. Waits are
-// polls only, so that each input runs in microseconds.
+// step too; the table compared as a set, since iter's order is left open).
+// Any disagreement aborts with the decoded sequence. Waits are polls only,
+// so that each input runs in microseconds.
 
 #include <cstddef>
 #include <cstdint>
@@ -46,8 +48,10 @@ std::vector<Op> decode(const std::uint8_t* data, std::size_t size) {
     Op op{static_cast<OpKind>(data[i] % linux_ext::model::kNumOpKinds)};
     op.fd = decode_fd(data[i + 1]);
     op.flags = decode_flags(data[i + 2]);
-    // A poll, as wait or as pwait (see model::wait_timeout: kind >= 2).
-    op.arg = (data[i + 3] & 1U) | (2U << 1);
+    // A wait is a poll, as wait or as pwait (see model::wait_timeout:
+    // kind >= 2); other kinds take the byte as it is (model::resize_sizes,
+    // the walk's choice at each event).
+    op.arg = op.kind == OpKind::wait ? (data[i + 3] & 1U) | (2U << 1) : data[i + 3];
     ops.push_back(op);
   }
   return ops;

@@ -5,9 +5,13 @@
 // (open file, fd number), as the kernel does, so that closing an fd that is
 // still in the set, a dup that keeps its file alive, a number reused by
 // another file, ADD/MOD/DEL errnos in the kernel's order of checks, and
-// one-shot entries that fire are all predicted, not guessed. The fds
-// themselves (which number open() returns) come from the real system: the
-// model predicts what the Epoll does with them.
+// one-shot entries that fire are all predicted, not guessed. It knows the
+// count of every eventfd, and so exactly what a wait must report for one.
+// The fds themselves (which number open() returns) come from the real
+// system: the model predicts what the Epoll does with them.
+//
+// The table is compared as a set after every step: `iter` visits each fd
+// once, in an order the contract leaves open.
 //
 // Used by tests/model_test.cc (random operations, seeds, shrinking) and by
 // fuzz/ops_fuzz.cc (operations decoded from the fuzzer's bytes).
@@ -28,6 +32,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -64,11 +69,15 @@ enum class OpKind : std::uint8_t {
   wait,             // ep.wait / pwait with the timeout chosen by `arg`
   close_epoll,      // ep.close()
   create_epoll,     // ep = Epoll::create(...): a new set, the old one closed
+  walk_ready,       // iter_ready, changing the table at each event (`arg`'s bits: remove it, or set `fd`)
+  clear_ready,      // ep.clear_ready()
+  resize,           // ep.resize with the sizes chosen by `arg`
 };
-inline constexpr int kNumOpKinds = static_cast<int>(OpKind::create_epoll) + 1;
+inline constexpr int kNumOpKinds = static_cast<int>(OpKind::resize) + 1;
 
 // One operation: `fd` for fd operations, `flags` for set, `arg` chooses the
-// timeout of a wait (see `wait_timeout`).
+// timeout of a wait (see `wait_timeout`), the sizes of a resize (see
+// `resize_sizes`) and what a walk of the ready set changes.
 struct Op {
   OpKind kind;
   int fd = 0;
@@ -100,6 +109,19 @@ inline WaitChoice wait_timeout(std::uint32_t arg) {
   return {Epoll::Timeout::immediately(), use_pwait, call + "(immediately)"};
 }
 
+// The sizes of a resize with `arg`: domains around the harness's fds (which
+// run past 32), so that shrinks that would drop an fd come up, and buffers
+// from 1 up; sometimes sizes that create refuses.
+struct ResizeChoice {
+  int num_file_descrs;
+  int max_ready_events;
+};
+inline ResizeChoice resize_sizes(std::uint32_t arg) {
+  const int domains[] = {32, 48, 64, 24, 16, 8, 0, -1};
+  const int maxes[] = {4, 1, 2, 3, 8, 64, 0, -5};
+  return {domains[arg % 8], maxes[(arg >> 3) % 8]};
+}
+
 inline std::string to_string(const Op& op) {
   const std::string fd = std::to_string(op.fd);
   switch (op.kind) {
@@ -116,6 +138,14 @@ inline std::string to_string(const Op& op) {
     case OpKind::wait: return wait_timeout(op.arg).text;
     case OpKind::close_epoll: return "close the epoll set";
     case OpKind::create_epoll: return "create a new epoll set";
+    case OpKind::walk_ready:
+      return "iter_ready, at each event i: remove it if bit i of " + std::to_string(op.arg) + " is set, else set " +
+             fd + " " + Flags::of_bits(op.flags).to_string();
+    case OpKind::clear_ready: return "clear_ready";
+    case OpKind::resize: {
+      const ResizeChoice sizes = resize_sizes(op.arg);
+      return "resize " + std::to_string(sizes.num_file_descrs) + " " + std::to_string(sizes.max_ready_events);
+    }
   }
   return "?";
 }
@@ -126,9 +156,9 @@ inline std::string to_string(const std::vector<Op>& ops) {
   return text;
 }
 
-// The sizes of the Epoll under test. The domain is small on purpose: the
-// fds the model opens run past it, so out-of-range fds come up by
-// themselves.
+// The sizes of the Epoll under test when it is created (resize changes
+// them). The domain is small on purpose: the fds the model opens run past
+// it, so out-of-range fds come up by themselves.
 struct Config {
   int num_file_descrs = 32;
   int max_ready_events = 4;
@@ -145,7 +175,11 @@ struct Config {
 // disagreed ("" when nothing did).
 class Harness {
  public:
-  explicit Harness(Config config = {}) : config_(config), epoll_(make_epoll()) {
+  explicit Harness(Config config = {})
+      : config_(config),
+        epoll_(make_epoll()),
+        domain_(config.num_file_descrs),
+        max_ready_events_(config.max_ready_events) {
     // Writing into a pipe whose read end is closed must give EPIPE, not kill.
     ::signal(SIGPIPE, SIG_IGN);
     foreign_ = open_fds_now();
@@ -169,6 +203,8 @@ class Harness {
   // The epoll fd, or -1 when the set is closed.
   int epoll_fd() const { return closed_ ? -1 : epoll_.fd(); }
   const Config& config() const { return config_; }
+  // The domain the set has now: the config's, or the last resize's.
+  int domain() const { return domain_; }
   // The flags the model has for `fd` in the table, if any.
   std::optional<Flags> table_flags(int fd) const {
     const auto it = table_.find(fd);
@@ -186,11 +222,13 @@ class Harness {
     OpKind kind;     // how it was opened
     int references;  // fd numbers naming it
     bool write_end;  // a pipe's write end
+    std::uint64_t count = 0;  // an eventfd's counter: readable while positive
   };
   // One entry of the kernel's set, keyed by (file id, fd number).
   struct KernelEntry {
     Flags flags;
     bool disarmed = false;  // a oneshot entry that fired
+    bool may_have_fired = false;  // a oneshot entry whose number another entry shares, reported
   };
   struct TableEntry {
     Flags flags;
@@ -198,7 +236,7 @@ class Harness {
   };
   // What an operation did: returned, or threw one of these.
   struct Outcome {
-    enum Kind { ok, out_of_range, logic_error, system_error, other } kind = ok;
+    enum Kind { ok, out_of_range, invalid_argument, logic_error, system_error, other } kind = ok;
     int error = 0;
     std::string what;
     bool operator==(const Outcome& o) const { return kind == o.kind && error == o.error; }
@@ -224,6 +262,7 @@ class Harness {
     switch (o.kind) {
       case Outcome::ok: return "returned";
       case Outcome::out_of_range: return "threw std::out_of_range";
+      case Outcome::invalid_argument: return "threw std::invalid_argument";
       case Outcome::logic_error: return "threw std::logic_error";
       case Outcome::system_error: return "threw std::system_error(" + std::error_code(o.error, std::generic_category()).message() + ")";
       case Outcome::other: return "threw something else: " + o.what;
@@ -240,6 +279,8 @@ class Harness {
       return {Outcome::system_error, e.code().value(), e.what()};
     } catch (const std::out_of_range& e) {
       return {Outcome::out_of_range, 0, e.what()};
+    } catch (const std::invalid_argument& e) {
+      return {Outcome::invalid_argument, 0, e.what()};
     } catch (const std::logic_error& e) {
       return {Outcome::logic_error, 0, e.what()};
     } catch (const std::exception& e) {
@@ -247,29 +288,24 @@ class Harness {
     }
   }
 
-  static std::string mismatch(const Op& op, const Outcome& expected, const Outcome& actual) {
-    return to_string(op) + ": expected it to have " + describe(expected) + ", but it " + describe(actual) +
+  static std::string mismatch(const std::string& what, const Outcome& expected, const Outcome& actual) {
+    return what + ": expected it to have " + describe(expected) + ", but it " + describe(actual) +
            (actual.what.empty() ? "" : " (" + actual.what + ")");
+  }
+  static std::string mismatch(const Op& op, const Outcome& expected, const Outcome& actual) {
+    return mismatch(to_string(op), expected, actual);
   }
 
   void count_outcome(const char* operation, const Outcome& o) {
     std::string name = describe(o);
-    if (o.kind == Outcome::system_error) name = errno_name(o.error);
+    if (o.kind == Outcome::system_error) {
+      const char* errno_name = ::strerrorname_np(o.error);
+      name = errno_name != nullptr ? errno_name : std::to_string(o.error);
+    }
     ++outcomes_[std::string(operation) + " " + name];
   }
 
-  static std::string errno_name(int error) {
-    switch (error) {
-      case EBADF: return "EBADF";
-      case EPERM: return "EPERM";
-      case EINVAL: return "EINVAL";
-      case EEXIST: return "EEXIST";
-      case ENOENT: return "ENOENT";
-    }
-    return std::to_string(error);
-  }
-
-  bool in_domain(int fd) const { return fd >= 0 && fd < config_.num_file_descrs; }
+  bool in_domain(int fd) const { return fd >= 0 && fd < domain_; }
 
   // The errno the kernel's epoll_ctl gives, in the order it checks, and its
   // effect on the kernel's set when it succeeds.
@@ -326,6 +362,35 @@ class Harness {
     if (!in_domain(fd)) return Outcome{Outcome::out_of_range, 0, {}};
     if (table_.erase(fd) == 0) return {};
     return errno_outcome(kernel_ctl('D', fd, Flags::none));
+  }
+
+  // resize refuses the sizes create refuses, and a domain without room for
+  // an fd of the table; otherwise the table stays and the sizes change.
+  Outcome expect_resize(ResizeChoice sizes) {
+    if (closed_) return Outcome{Outcome::logic_error, 0, {}};
+    if (sizes.num_file_descrs < 0 || sizes.max_ready_events <= 0) return Outcome{Outcome::invalid_argument, 0, {}};
+    if (!table_.empty() && table_.rbegin()->first >= sizes.num_file_descrs) {
+      return Outcome{Outcome::invalid_argument, 0, {}};
+    }
+    domain_ = sizes.num_file_descrs;
+    max_ready_events_ = sizes.max_ready_events;
+    return {};
+  }
+
+  // set and remove on the Epoll and on the model; "" or what disagreed.
+  std::string check_set(const std::string& what, int fd, Flags flags) {
+    if (is_foreign(fd)) return {};
+    const Outcome expected = expect_set(fd, flags);
+    const Outcome actual = run([&] { epoll_.set(fd, flags); });
+    count_outcome("set", actual);
+    return expected == actual ? std::string() : mismatch(what, expected, actual);
+  }
+  std::string check_remove(const std::string& what, int fd) {
+    if (is_foreign(fd)) return {};
+    const Outcome expected = expect_remove(fd);
+    const Outcome actual = run([&] { epoll_.remove(fd); });
+    count_outcome("remove", actual);
+    return expected == actual ? std::string() : mismatch(what, expected, actual);
   }
 
   // A file loses a name; with the last one gone the kernel drops its entries.
@@ -393,25 +458,24 @@ class Harness {
           char buffer[4096];
           while (::read(op.fd, buffer, sizeof buffer) > 0) {
           }
+          files_.at(fds_.at(op.fd)).count = 0;  // an eventfd reads its whole count
         }
         return {};
-      case OpKind::set: {
-        if (is_foreign(op.fd)) return {};
-        const Flags flags = Flags::of_bits(op.flags);
-        const Outcome expected = expect_set(op.fd, flags);
-        const Outcome actual = run([&] { epoll_.set(op.fd, flags); });
-        count_outcome("set", actual);
-        return expected == actual ? std::string() : mismatch(op, expected, actual);
-      }
-      case OpKind::remove: {
-        if (is_foreign(op.fd)) return {};
-        const Outcome expected = expect_remove(op.fd);
-        const Outcome actual = run([&] { epoll_.remove(op.fd); });
-        count_outcome("remove", actual);
-        return expected == actual ? std::string() : mismatch(op, expected, actual);
-      }
+      case OpKind::set:
+        return check_set(to_string(op), op.fd, Flags::of_bits(op.flags));
+      case OpKind::remove:
+        return check_remove(to_string(op), op.fd);
       case OpKind::wait:
         return apply_wait(op);
+      case OpKind::walk_ready:
+        return apply_walk_ready(op);
+      case OpKind::clear_ready:
+        epoll_.clear_ready();
+        if (epoll_.num_ready() != 0) return "clear_ready left " + std::to_string(epoll_.num_ready()) + " events";
+        if (!closed_ && !epoll_.ready().empty()) return "clear_ready left events in ready()";
+        return {};
+      case OpKind::resize:
+        return apply_resize(op);
       case OpKind::close_epoll: {
         const Outcome actual = run([&] { epoll_.close(); });
         closed_ = true;
@@ -422,6 +486,8 @@ class Harness {
       case OpKind::create_epoll:
         epoll_ = make_epoll();
         closed_ = false;
+        domain_ = config_.num_file_descrs;
+        max_ready_events_ = config_.max_ready_events;
         table_.clear();
         kernel_.clear();
         return {};
@@ -429,11 +495,71 @@ class Harness {
     return "unknown operation";
   }
 
+  // Whether `what` names fd `fd` ("fd 3", not the start of "fd 31").
+  static bool names_fd(const std::string& what, int fd) {
+    const std::string name = "fd " + std::to_string(fd);
+    for (std::size_t at = what.find(name); at != std::string::npos; at = what.find(name, at + 1)) {
+      const std::size_t end = at + name.size();
+      if (end == what.size() || what[end] < '0' || what[end] > '9') return true;
+    }
+    return false;
+  }
+
+  // resize: refused exactly when the model refuses it, naming an fd it
+  // would drop, and changing nothing then; otherwise the ready set is empty.
+  std::string apply_resize(const Op& op) {
+    const ResizeChoice sizes = resize_sizes(op.arg);
+    const int ready_before = epoll_.num_ready();
+    const Outcome expected = expect_resize(sizes);
+    const Outcome actual = run([&] { epoll_.resize(sizes.num_file_descrs, sizes.max_ready_events); });
+    count_outcome("resize", actual);
+    if (!(expected == actual)) return mismatch(op, expected, actual);
+    if (actual.kind == Outcome::ok) {
+      return epoll_.num_ready() == 0 ? std::string() : to_string(op) + ": the ready set was not emptied";
+    }
+    if (epoll_.num_ready() != ready_before) return to_string(op) + ": a refused resize changed the ready set";
+    if (actual.kind == Outcome::invalid_argument && sizes.num_file_descrs >= 0 && sizes.max_ready_events > 0) {
+      bool named = false;
+      for (auto it = table_.lower_bound(sizes.num_file_descrs); it != table_.end(); ++it) {
+        named |= names_fd(actual.what, it->first);
+      }
+      if (!named) return to_string(op) + ": the error names no fd it would drop: " + actual.what;
+    }
+    return {};
+  }
+
+  // A walk of the ready set that changes the table at every event: it must
+  // still visit exactly the events of the last wait, and each change must
+  // do what it does outside a walk.
+  std::string apply_walk_ready(const Op& op) {
+    if (closed_) {
+      const Outcome actual = run([&] { epoll_.iter_ready([](int, Flags) {}); });
+      return actual.kind == Outcome::logic_error ? std::string()
+                                                 : mismatch(op, Outcome{Outcome::logic_error, 0, {}}, actual);
+    }
+    std::vector<std::pair<int, Flags>> before;
+    for (const auto [fd, flags] : epoll_.ready()) before.emplace_back(fd, flags);
+    std::vector<std::pair<int, Flags>> walked;
+    std::string failure;
+    epoll_.iter_ready([&](int fd, Flags flags) {
+      const std::size_t i = walked.size();
+      walked.emplace_back(fd, flags);
+      const std::string during = " during " + to_string(op);
+      const std::string f = (op.arg >> (i % 32)) & 1U
+                                ? check_remove("remove " + std::to_string(fd) + during, fd)
+                                : check_set("set " + std::to_string(op.fd) + during, op.fd, Flags::of_bits(op.flags));
+      if (failure.empty()) failure = f;
+    });
+    if (!failure.empty()) return failure;
+    if (walked != before) return to_string(op) + ": the walk did not visit the events of the last wait";
+    return {};
+  }
+
   void write_into(int fd) {
-    const File& file = files_.at(fds_.at(fd));
+    File& file = files_.at(fds_.at(fd));
     if (file.kind == OpKind::open_eventfd) {
       const std::uint64_t one = 1;
-      [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
+      if (::write(fd, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) ++file.count;
     } else if (file.kind == OpKind::open_socketpair) {
       [[maybe_unused]] const ssize_t n = ::send(fd, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else if (file.kind == OpKind::open_pipe && file.write_end) {
@@ -452,12 +578,18 @@ class Harness {
     return found;
   }
 
-  // A wait cannot be predicted event by event (readiness is the kernel's),
-  // but what it reports can be checked: only fds the kernel watches, only
-  // events they were watched for (plus err and hup), never a disarmed
-  // one-shot entry, at most max_ready_events, `ok` exactly when something is
-  // ready, and always `ok` when a level-triggered eventfd is watched for
-  // `out` (an eventfd is always writable here).
+  // What an eventfd is ready for: out always (its count never nears the
+  // top here), in while its count is positive.
+  static Flags eventfd_readiness(const File& file) { return file.count > 0 ? Flags::in + Flags::out : Flags::out; }
+
+  // A wait cannot be predicted event by event for every kind of file, but
+  // what it reports can be checked: only fds the kernel watches, only
+  // events they were watched for (plus err and hup), never no event, never
+  // a disarmed one-shot entry, at most max_ready_events, `ok` exactly when
+  // something is ready, and always `ok` when a level-triggered eventfd is
+  // watched for `out` (an eventfd is always writable here). Eventfds are
+  // exact: each reports what its count makes it ready for, and with room
+  // to spare in the buffer every ready level-triggered one is reported.
   std::string apply_wait(const Op& op) {
     const WaitChoice choice = wait_timeout(op.arg);
     if (closed_) {
@@ -466,7 +598,8 @@ class Harness {
     }
     bool must_be_ready = false;
     for (const auto& [key, entry] : kernel_) {
-      if (!entry.disarmed && entry.flags.do_intersect(Flags::out) && !entry.flags.do_intersect(Flags::et) &&
+      if (!entry.disarmed && !entry.may_have_fired && entry.flags.do_intersect(Flags::out) &&
+          !entry.flags.do_intersect(Flags::et) &&
           files_.at(key.first).kind == OpKind::open_eventfd) {
         must_be_ready = true;
       }
@@ -482,28 +615,50 @@ class Harness {
     const std::string context = choice.text + " returned " + std::to_string(n) + " events: ";
     if (result == Epoll::WaitResult::interrupted) return context + "interrupted without a signal";
     if ((result == Epoll::WaitResult::ok) != (n > 0)) return context + "ok does not match the ready count";
-    if (n > config_.max_ready_events) return context + "more than max_ready_events";
+    if (n > max_ready_events_) return context + "more than max_ready_events";
     if (must_be_ready && n == 0) return context + "nothing, though a level-triggered eventfd is watched for out";
+    std::set<int> reported;
     std::set<int> seen;
     std::string failure;
     epoll_.iter_ready([&](int fd, Flags flags) {
+      const std::string event = context + "fd " + std::to_string(fd);
+      reported.insert(fd);
+      if (flags.is_empty()) failure = event + " reported with no event";
       const auto entries = entries_for(fd);
       if (entries.empty()) {
-        failure = context + "fd " + std::to_string(fd) + " is not in the kernel's set";
+        failure = event + " is not in the kernel's set";
         return;
       }
-      if (entries.size() > 1) return;  // two files under one number: cannot tell which
+      if (entries.size() > 1) {
+        // Two files under one number: which of them fired cannot be told.
+        for (const auto& e : entries) e->second.may_have_fired |= e->second.flags.do_intersect(Flags::oneshot);
+        return;
+      }
       KernelEntry& entry = entries.front()->second;
-      if (!seen.insert(fd).second) failure = context + "fd " + std::to_string(fd) + " twice";
-      if (entry.disarmed) failure = context + "fd " + std::to_string(fd) + " fired again after oneshot";
+      if (!seen.insert(fd).second) failure = event + " twice";
+      if (entry.disarmed) failure = event + " fired again after oneshot";
       const Flags allowed = (entry.flags & (Flags::in + Flags::out + Flags::pri + Flags::rdhup)) + Flags::err + Flags::hup;
       if (!flags.is_subset(allowed)) {
-        failure = context + "fd " + std::to_string(fd) + " reported " + flags.to_string() + " but is watched for " +
-                  entry.flags.to_string();
+        failure = event + " reported " + flags.to_string() + " but is watched for " + entry.flags.to_string();
       }
-      if (entry.flags.do_intersect(Flags::oneshot)) entry.disarmed = true;
+      const File& file = files_.at(entries.front()->first.first);
+      if (file.kind == OpKind::open_eventfd && flags != (eventfd_readiness(file) & entry.flags)) {
+        failure = event + " (an eventfd of count " + std::to_string(file.count) + ", watched for " +
+                  entry.flags.to_string() + ") reported " + flags.to_string();
+      }
+      if (entry.flags.do_intersect(Flags::oneshot)) {
+        entry.disarmed = true;
+        entry.may_have_fired = false;
+      }
     });
-    return failure;
+    if (!failure.empty() || n == max_ready_events_) return failure;
+    for (const auto& [key, entry] : kernel_) {
+      const File& file = files_.at(key.first);
+      if (file.kind != OpKind::open_eventfd || entry.flags.do_intersect(Flags::et + Flags::oneshot)) continue;
+      if ((eventfd_readiness(file) & entry.flags).is_empty() || reported.count(key.second) != 0) continue;
+      return context + "fd " + std::to_string(key.second) + ", a ready level-triggered eventfd, was left out";
+    }
+    return {};
   }
 
   // Whether the table and the kernel's set agree, by the model: every table
@@ -537,19 +692,35 @@ class Harness {
       failure << "size() is " << epoll_.size() << ", the model has " << table_.size();
       return failure.str();
     }
-    auto model = table_.begin();
+    if (epoll_.num_file_descrs() != domain_ || epoll_.max_ready_events() != max_ready_events_) {
+      failure << "the sizes are " << epoll_.num_file_descrs() << " and " << epoll_.max_ready_events()
+              << ", the model has " << domain_ << " and " << max_ready_events_;
+      return failure.str();
+    }
+    // iter: each fd once, in any order, with its flags.
+    std::map<int, Flags> walked;
     std::string problem;
     epoll_.iter([&](int fd, Flags flags) {
-      if (!problem.empty()) return;
-      if (model == table_.end() || model->first != fd || model->second.flags != flags) {
-        problem = "the table has fd " + std::to_string(fd) + " " + flags.to_string() +
-                  (model == table_.end() ? std::string(", the model has nothing more")
-                                         : ", the model has fd " + std::to_string(model->first) + " " +
-                                               model->second.flags.to_string());
-      }
-      ++model;
+      if (!walked.emplace(fd, flags).second && problem.empty()) problem = "iter visited fd " + std::to_string(fd) + " twice";
     });
     if (!problem.empty()) return problem;
+    for (const auto& [fd, flags] : walked) {
+      const auto model = table_.find(fd);
+      if (model == table_.end()) return "iter visited fd " + std::to_string(fd) + ", which the model does not have";
+      if (model->second.flags != flags) {
+        return "iter gave fd " + std::to_string(fd) + " " + flags.to_string() + ", the model has " +
+               model->second.flags.to_string();
+      }
+    }
+    if (walked.size() != table_.size()) return "iter visited " + std::to_string(walked.size()) + " fds of " + std::to_string(table_.size());
+    // find: every fd of the domain.
+    for (int fd = 0; fd < domain_; ++fd) {
+      const std::optional<Flags> found = epoll_.find(fd);
+      if (found != table_flags(fd)) {
+        return "find(" + std::to_string(fd) + ") is " + (found ? found->to_string() : "nullopt") + ", the model has " +
+               (table_flags(fd) ? table_flags(fd)->to_string() : "nullopt");
+      }
+    }
     if (steps_ % config_.kernel_check_every == 0) {
       ++kernel_checks_;
       const std::string expected = model_disagreement();
@@ -571,6 +742,8 @@ class Harness {
   int next_file_ = 1;
   std::map<int, TableEntry> table_;                // what the Epoll's table must hold
   std::map<std::pair<int, int>, KernelEntry> kernel_;  // (file id, fd) -> the kernel's entry
+  int domain_;                                     // the Epoll's num_file_descrs, as resize left it
+  int max_ready_events_;
   long steps_ = 0;
   long kernel_checks_ = 0;
   std::map<std::string, long> outcomes_;
@@ -591,8 +764,8 @@ inline Op random_op(std::mt19937_64& rng, const Harness& harness) {
       return it->first;
     }
     if (r < 83 && harness.epoll_fd() >= 0) return harness.epoll_fd();
-    if (r < 97) return static_cast<int>(rng() % static_cast<unsigned>(harness.config().num_file_descrs + 6)) - 2;
-    const int far[] = {INT_MIN, -1, INT_MAX, harness.config().num_file_descrs, 1 << 20};
+    if (r < 97) return static_cast<int>(rng() % static_cast<unsigned>(std::max(harness.domain(), 32) + 6)) - 2;
+    const int far[] = {INT_MIN, -1, INT_MAX, harness.domain(), 1 << 20};
     return far[rng() % std::size(far)];
   };
   auto random_flags = [&](int fd) -> std::uint32_t {
@@ -614,13 +787,20 @@ inline Op random_op(std::mt19937_64& rng, const Harness& harness) {
   Op op{OpKind::set};
   // A closed set only throws: reopen it soon.
   if (harness.epoll_fd() < 0 && chance(10)) return {OpKind::create_epoll};
-  if (r < 380) {
+  if (r < 360) {
     op.fd = pick_fd();
     op.flags = random_flags(op.fd);
-  } else if (r < 510) {
+  } else if (r < 480) {
     op = {OpKind::remove, pick_fd()};
-  } else if (r < 630) {
+  } else if (r < 600) {
     op = {OpKind::wait, 0, 0, static_cast<std::uint32_t>(rng())};
+  } else if (r < 630) {
+    op = {OpKind::walk_ready, pick_fd(), 0, static_cast<std::uint32_t>(rng())};
+    op.flags = random_flags(op.fd);
+  } else if (r < 640) {
+    op = {OpKind::clear_ready};
+  } else if (r < 655) {
+    op = {OpKind::resize, 0, 0, static_cast<std::uint32_t>(rng())};
   } else if (r < 760) {
     const OpKind opens[] = {OpKind::open_pipe, OpKind::open_socketpair, OpKind::open_eventfd, OpKind::open_memfd};
     op = {opens[rng() % 4]};

@@ -1,8 +1,13 @@
 // Model-based test: random operations on an Epoll and on a model of its
-// table and of the kernel's set (tests/epoll_model.h), compared after every
-// step: the outcome of each operation (returned, or which exception with
-// which errno), the whole table, size(), invariant() and
-// check_against_kernel() against what the model says about agreement.
+// table and of the kernel's set (tests/epoll_model.h), over pipes,
+// socketpairs, eventfds, regular files and dups, compared after every step:
+// the outcome of each operation (returned, or which exception with which
+// errno), the whole table as a set (iter visits each fd once), find over
+// the whole domain, size(), the sizes a resize left, invariant() and
+// check_against_kernel() against what the model says about agreement; and
+// after every wait, the events it reported (exactly, for eventfds, whose
+// counts the model knows). Walks of the ready set that change the table,
+// clear_ready and resize are among the operations.
 //
 // Each shard runs a range of seeds; every seed is printed. A failing run is
 // shrunk to a short sequence, which is printed with its seed.
@@ -11,26 +16,21 @@
 //   MODEL_OPS=n       operations per seed (default 1000)
 //   MODEL_CHECK_EVERY=n  compare with the kernel's /proc view every n steps
 
-#include <gtest/gtest.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "epoll_model.h"
+#include "test_util.h"
 
 namespace linux_ext::model {
 namespace {
 
-constexpr int kShards = 8;
+using test::env_or;
 
-long env_or(const char* name, long fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::strtol(value, nullptr, 10) : fallback;
-}
+constexpr int kShards = 8;
 
 // Runs one seed; on a disagreement, shrinks the sequence and fails the test
 // with the seed and the short sequence.
