@@ -82,7 +82,10 @@ inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span
   bool cut = false;  // whether the span is longer than epoll_wait takes
   if (timeout.kind_ == Timeout::Kind::millis) {
     started_ns = detail::monotonic_now_ns();
-    if (started_ns < 0) [[unlikely]] throw_wait_error(operation, "clock_gettime", errno);
+    if (started_ns < 0) [[unlikely]] {
+      num_ready_ = 0;
+      throw_wait_error(operation, "clock_gettime", errno);
+    }
     constexpr std::int64_t kMaxSpan = std::int64_t{INT_MAX} * 1'000'000;
     cut = timeout.span_ns_ > kMaxSpan;
     millis = cut ? INT_MAX : static_cast<int>((timeout.span_ns_ + 999'999) / 1'000'000);
