@@ -295,21 +295,26 @@ struct Snapshot {
   int epoll_fd;
   int num_file_descrs;
   int max_ready_events;
+  std::size_t size;
   std::vector<std::pair<int, Flags>> table;
+  int num_ready;
   std::vector<std::pair<int, Flags>> ready;
 
   explicit Snapshot(const Epoll& ep)
       : epoll_fd(ep.fd()),
         num_file_descrs(ep.num_file_descrs()),
         max_ready_events(ep.max_ready_events()),
+        size(ep.size()),
         table(table_of(ep)),
+        num_ready(ep.num_ready()),
         ready(ready_of(ep)) {}
   bool operator==(const Snapshot&) const = default;
 
   friend std::ostream& operator<<(std::ostream& out, const Snapshot& s) {
-    out << "epoll fd " << s.epoll_fd << ", sizes " << s.num_file_descrs << "/" << s.max_ready_events << ", table {";
+    out << "epoll fd " << s.epoll_fd << ", sizes " << s.num_file_descrs << "/" << s.max_ready_events << ", size "
+        << s.size << ", table {";
     for (const auto& [fd, flags] : s.table) out << " " << fd << " " << flags;
-    out << " }, ready {";
+    out << " }, num_ready " << s.num_ready << ", ready {";
     for (const auto& [fd, flags] : s.ready) out << " " << fd << " " << flags;
     return out << " }";
   }
