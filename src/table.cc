@@ -145,6 +145,7 @@ Epoll::~Epoll() {
 }
 
 void Epoll::take(Epoll& other) noexcept {
+  other.stop_walks();  // while its buffer is still its own
   epoll_fd_ = other.epoll_fd_;
   num_file_descrs_ = other.num_file_descrs_;
   max_ready_events_ = other.max_ready_events_;
@@ -348,7 +349,7 @@ void Epoll::resize(int num_file_descrs, int max_ready_events) {
 // Walks
 
 void Epoll::stop_ready_walks() const noexcept {
-  for (ReadyWalk* walk = ready_walks_; walk != nullptr; walk = walk->outer) walk->end = walk->begin;
+  for (ReadyWalk* walk = ready_walks_; walk != nullptr; walk = walk->outer) walk->end = events_.get();
   ready_walks_ = nullptr;
 }
 

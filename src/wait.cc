@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,13 +31,6 @@ namespace {
 
 constexpr std::int64_t kNanosPerMilli = 1'000'000;
 constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
-
-// The whole milliseconds epoll_wait takes for a positive span: rounded up,
-// clamped to INT_MAX (the rest is waited on the next round).
-int to_millis(std::int64_t span_ns) {
-  const std::int64_t millis = span_ns / kNanosPerMilli + (span_ns % kNanosPerMilli != 0 ? 1 : 0);
-  return static_cast<int>(std::min<std::int64_t>(millis, INT_MAX));
-}
 
 }  // namespace
 
@@ -104,10 +96,10 @@ Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const
         continue;
       }
     } else {
-      int millis = timeout.kind_ == Timeout::Kind::never ? -1 : 0;
+      int millis = timeout.millis_;
       if (timed) {
-        millis = to_millis(left_ns);
-        cut = left_ns > std::int64_t{INT_MAX} * kNanosPerMilli;
+        millis = Timeout::millis_of(left_ns);
+        cut = left_ns > std::int64_t{millis} * kNanosPerMilli;
       }
       if (mask == nullptr) {
         call = "epoll_wait";

@@ -482,9 +482,23 @@ class Epoll::Timeout {
  private:
   friend class Epoll;
   enum class Kind : std::uint8_t { never, immediately, millis, nanos };
-  constexpr Timeout(Kind kind, std::int64_t span_ns) noexcept : kind_(kind), span_ns_(span_ns) {}
+  constexpr Timeout(Kind kind, std::int64_t span_ns) noexcept
+      : kind_(kind),
+        millis_(kind == Kind::never ? -1 : kind == Kind::immediately ? 0 : millis_of(span_ns)),
+        span_ns_(span_ns) {}
+  // The one mapping from a positive span to epoll_wait's timeout: whole
+  // milliseconds rounded up, cut to INT_MAX (whatever is left is waited for
+  // on the next round).
+  static constexpr int millis_of(std::int64_t span_ns) noexcept {
+    constexpr std::int64_t kMaxMillis = 2'147'483'647;  // INT_MAX
+    return span_ns > kMaxMillis * 1'000'000 ? static_cast<int>(kMaxMillis)
+                                            : static_cast<int>((span_ns + 999'999) / 1'000'000);
+  }
+  // Whether the span is longer than one epoll_wait takes.
+  constexpr bool is_cut() const noexcept { return millis_ == 2'147'483'647 && span_ns_ > millis_ * std::int64_t{1'000'000}; }
 
   Kind kind_;
+  int millis_;            // epoll_wait's timeout
   std::int64_t span_ns_;  // > 0 for millis and nanos
 };
 
@@ -553,21 +567,22 @@ class Epoll::ReadyRange {
   ReadyRange& operator=(const ReadyRange&) = delete;
   ~ReadyRange() { detail::unregister_walk(epoll_->ready_walks_, walk_); }
 
-  iterator begin() const noexcept { return iterator(walk_.begin, &walk_); }
+  iterator begin() const noexcept { return iterator(begin_, &walk_); }
   iterator end() const noexcept { return iterator(walk_.end, &walk_); }
-  std::size_t size() const noexcept { return static_cast<std::size_t>(walk_.end - walk_.begin); }
-  bool empty() const noexcept { return walk_.end == walk_.begin; }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(walk_.end - begin_); }
+  bool empty() const noexcept { return walk_.end == begin_; }
   // The event at `i`, which must be below `size()`.
   ReadyEvent operator[](std::size_t i) const noexcept { return begin()[static_cast<std::ptrdiff_t>(i)]; }
 
  private:
   friend class Epoll;
   explicit ReadyRange(const Epoll& epoll) noexcept
-      : epoll_(&epoll), walk_{epoll.events_.get(), epoll.events_.get() + epoll.num_ready_, nullptr} {
+      : epoll_(&epoll), begin_(epoll.events_.get()), walk_{begin_ + epoll.num_ready_, nullptr} {
     detail::register_walk(epoll.ready_walks_, walk_);
   }
 
   const Epoll* epoll_;
+  const epoll_event* begin_;
   ReadyWalk walk_;
 };
 

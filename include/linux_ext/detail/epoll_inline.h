@@ -14,7 +14,6 @@
 #ifndef LINUX_EXT_DETAIL_EPOLL_INLINE_H_
 #define LINUX_EXT_DETAIL_EPOLL_INLINE_H_
 
-#include <climits>
 #include <utility>
 
 namespace linux_ext {
@@ -77,27 +76,22 @@ inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span
   if (timeout.kind_ == Timeout::Kind::nanos || is_closed() || inherited_ || ready_walks_ != nullptr) [[unlikely]] {
     return wait_with(operation, timeout, nullptr);
   }
-  int millis = timeout.kind_ == Timeout::Kind::never ? -1 : 0;
   std::int64_t started_ns = 0;
-  bool cut = false;  // whether the span is longer than epoll_wait takes
   if (timeout.kind_ == Timeout::Kind::millis) {
     started_ns = detail::monotonic_now_ns();
     if (started_ns < 0) [[unlikely]] {
       num_ready_ = 0;
       throw_wait_error(operation, "clock_gettime", errno);
     }
-    constexpr std::int64_t kMaxSpan = std::int64_t{INT_MAX} * 1'000'000;
-    cut = timeout.span_ns_ > kMaxSpan;
-    millis = cut ? INT_MAX : static_cast<int>((timeout.span_ns_ + 999'999) / 1'000'000);
   }
   const int n = detail::call(detail::Syscall::epoll_wait,
-                             [&] { return ::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, millis); });
+                             [&] { return ::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, timeout.millis_); });
   if (n > 0) [[likely]] {
     num_ready_ = n;
     return WaitResult::ok;
   }
   num_ready_ = 0;
-  if (n == 0 && !cut) return WaitResult::timeout;
+  if (n == 0 && !timeout.is_cut()) return WaitResult::timeout;
   if (n < 0 && errno != EINTR) throw_wait_error(operation, "epoll_wait", errno);
   // A signal, or a cut span ran out: go on for the time that is left.
   return wait_with(operation, timeout, nullptr, started_ns);
@@ -135,7 +129,7 @@ template <class F>
     return;
   }
   const epoll_event* event = events_.get();
-  ReadyWalk walk{event, event + num_ready_, nullptr};
+  ReadyWalk walk{event + num_ready_, nullptr};
   detail::WalkGuard guard(ready_walks_, walk);
   for (; event < walk.end; ++event) f(event->data.fd, Flags::of_bits(event->events));
 }

@@ -24,10 +24,10 @@ struct TableWalk {
   TableWalk* outer;
 };
 
-// A walk of the ready set: it goes on while its next event is before `end`
-// (stopping it sets `end` to `begin`).
+// A walk of the ready set: it goes on while its next event is before `end`.
+// Every walk of the ready set starts at the start of the event buffer, so
+// stopping one sets `end` there.
 struct ReadyWalk {
-  const epoll_event* begin;
   const epoll_event* end;
   ReadyWalk* outer;
 };
