@@ -5,7 +5,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <memory>
 #include <optional>
 #include <vector>
@@ -72,11 +71,12 @@ class AsioBackend final : public Backend {
 
  private:
   void arm(asio::posix::stream_descriptor& d, int fd) {
-    d.async_wait(asio::posix::stream_descriptor::wait_read, [this, &d, fd](const boost::system::error_code& error) {
-      if (error) return;  // released
-      on_ready_(context_, fd);
-      arm(d, fd);
-    });
+    d.async_wait(asio::posix::stream_descriptor::wait_read,
+                 [this, &d, fd](const boost::system::error_code& error) {
+                   if (error) return;  // released
+                   on_ready_(context_, fd);
+                   arm(d, fd);
+                 });
   }
 
   std::optional<asio::io_context> io_;

@@ -22,7 +22,8 @@ class LibeventBackend final : public Backend {
     check_sys(base_ != nullptr && std::strcmp(event_base_get_method(base_), "epoll") == 0,
               "event_base_new (epoll)");
     events_.assign(static_cast<std::size_t>(fd_limit), nullptr);
-    timer_ = evtimer_new(base_, [](evutil_socket_t, short, void*) {}, nullptr);
+    timer_ = evtimer_new(
+        base_, [](evutil_socket_t, short, void*) {}, nullptr);
     on_ready_ = on_ready;
     context_ = context;
   }
@@ -39,8 +40,8 @@ class LibeventBackend final : public Backend {
   void modify(int fd, bool write) override {
     event* e = events_[static_cast<std::size_t>(fd)];
     event_del(e);
-    event_assign(e, base_, fd, static_cast<short>((write ? EV_READ | EV_WRITE : EV_READ) | EV_PERSIST), on_event,
-                 this);
+    event_assign(e, base_, fd, static_cast<short>((write ? EV_READ | EV_WRITE : EV_READ) | EV_PERSIST),
+                 on_event, this);
     event_add(e, nullptr);
   }
   void remove(int fd) override { event_del(events_[static_cast<std::size_t>(fd)]); }

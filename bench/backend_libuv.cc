@@ -55,7 +55,8 @@ class LibuvBackend final : public Backend {
   void run_once() override { uv_run(&loop_, UV_RUN_NOWAIT); }
   void run_once_with_timeout() override {
     // Starting an active timer restarts it, `timeout` after the loop's time.
-    uv_timer_start(&timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(kWaitTimeout.count()), 0);
+    uv_timer_start(
+        &timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(kWaitTimeout.count()), 0);
     uv_run(&loop_, UV_RUN_ONCE);
   }
 
@@ -63,7 +64,8 @@ class LibuvBackend final : public Backend {
     // libuv's timers count whole milliseconds: round up.
     uv_update_time(&loop_);
     const auto millis = std::chrono::ceil<std::chrono::milliseconds>(span).count();
-    uv_timer_start(&timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(millis), 0);
+    uv_timer_start(
+        &timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(millis), 0);
     uv_run(&loop_, UV_RUN_ONCE);
   }
 

@@ -30,7 +30,9 @@ class LinuxExtBackend final : public Backend {
   // Forced inline, so that `churn_with` makes the calls as a program's own
   // loop would, with no call of the backend's own around each.
   [[gnu::always_inline]] void add(int fd) override { epoll_->set(fd, Flags::in); }
-  [[gnu::always_inline]] void modify(int fd, bool write) override { epoll_->set(fd, write ? Flags::in + Flags::out : Flags::in); }
+  [[gnu::always_inline]] void modify(int fd, bool write) override {
+    epoll_->set(fd, write ? Flags::in + Flags::out : Flags::in);
+  }
   [[gnu::always_inline]] void remove(int fd) override { epoll_->remove(fd); }
   void churn(const std::vector<int>& fds) override { churn_with(*this, fds); }
 

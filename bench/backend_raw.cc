@@ -24,7 +24,9 @@ class RawBackend final : public Backend {
   // Forced inline, so that `churn_with` makes the calls as a program's own
   // loop would, with no call of the backend's own around each.
   [[gnu::always_inline]] void add(int fd) override { control(EPOLL_CTL_ADD, fd, EPOLLIN); }
-  [[gnu::always_inline]] void modify(int fd, bool write) override { control(EPOLL_CTL_MOD, fd, write ? EPOLLIN | EPOLLOUT : EPOLLIN); }
+  [[gnu::always_inline]] void modify(int fd, bool write) override {
+    control(EPOLL_CTL_MOD, fd, write ? EPOLLIN | EPOLLOUT : EPOLLIN);
+  }
   [[gnu::always_inline]] void remove(int fd) override { control(EPOLL_CTL_DEL, fd, 0); }
   void churn(const std::vector<int>& fds) override { churn_with(*this, fds); }
 

@@ -16,6 +16,7 @@
 //     LIBRARY: raw, linux_ext, linux_ext_precise, libev, libevent, libuv,
 //     asio (linux_ext_precise: timed waits with Timeout::after_precise).
 
+#include <linux_ext/epoll.h>
 #include <malloc.h>
 #include <sys/resource.h>
 #include <valgrind/callgrind.h>
@@ -30,8 +31,6 @@
 #include <map>
 #include <string>
 #include <vector>
-
-#include <linux_ext/epoll.h>
 
 #include "backend.h"
 #include "workloads.h"
@@ -113,9 +112,9 @@ double median(const std::vector<double>& samples) { return percentile(samples, 0
 
 // The samples of one workload on one library.
 struct Samples {
-  std::vector<double> ns_per_op;   // a step's time over its operations
-  std::vector<double> setup_ns;    // start()
-  std::uint64_t allocations = 0;   // during the timed steps, in all
+  std::vector<double> ns_per_op;  // a step's time over its operations
+  std::vector<double> setup_ns;   // start()
+  std::uint64_t allocations = 0;  // during the timed steps, in all
   std::uint64_t steps = 0;
 };
 
@@ -180,8 +179,8 @@ void print_header(const char* title, const char* description, const std::vector<
 
 // One markdown table: a row per library, a column per workload, each cell
 // a median and its ratio to raw epoll in the same column.
-void print_table(const char* title, const char* unit, const Backends& backends, const std::vector<Column>& columns,
-                 bool setup, double scale, int decimals) {
+void print_table(const char* title, const char* unit, const Backends& backends,
+                 const std::vector<Column>& columns, bool setup, double scale, int decimals) {
   print_header(title, (std::string(unit) + ", median (ratio to raw epoll)").c_str(), columns);
   for (std::size_t b = 0; b < backends.size(); ++b) {
     std::printf("| %s |", backends[b]->name());
@@ -198,14 +197,16 @@ void print_table(const char* title, const char* unit, const Backends& backends, 
 // Allocations per timed step of each library in each column.
 void print_allocations(const Backends& backends, const std::vector<Column>& columns) {
   print_header("Allocations per step after setup",
-               "malloc/calloc/realloc calls (operator new included) during the timed steps, per step", columns);
+               "malloc/calloc/realloc calls (operator new included) during the timed steps, per step",
+               columns);
   for (std::size_t b = 0; b < backends.size(); ++b) {
     std::printf("| %s |", backends[b]->name());
     for (const Column& c : columns) {
       const Samples& s = c.results[b];
-      std::printf(" %s |", s.steps == 0 ? "n/a"
-                                          : format(static_cast<double>(s.allocations) /
-                                                       static_cast<double>(s.steps), 2).c_str());
+      std::printf(" %s |",
+                  s.steps == 0
+                      ? "n/a"
+                      : format(static_cast<double>(s.allocations) / static_cast<double>(s.steps), 2).c_str());
     }
     std::printf("\n");
   }
@@ -237,7 +238,8 @@ struct Target {
 void print_targets(const std::vector<Target>& targets) {
   std::printf(
       "\n### Targets for linux_ext::Epoll: time, allocations, memory\n\n"
-      "Medians from the tables above. A ratio moves by a few percent from run to run on a shared machine, so a "
+      "Medians from the tables above. A ratio moves by a few percent from run to run on a shared machine, so "
+      "a "
       "miss by less than that is noise; the deterministic figures (instructions, system calls) decide.\n\n"
       "| figure | raw epoll | linux_ext::Epoll | ratio or difference | target | met? |\n"
       "| --- | ---: | ---: | ---: | ---: | --- |\n");
@@ -269,10 +271,13 @@ Target loop_against_libraries(const Backends& backends, const Column& column) {
     if (column.median_ns(b) < column.median_ns(fastest)) fastest = b;
   }
   const double mine = column.median_ns(kLinuxExt);
-  return {"bench.c loop, " + column.label + ", against the fastest library (" + backends[fastest]->name() + ", " +
-              format(column.median_ns(fastest) / 1000.0, 1) + " µs)",
-          "", format(mine / 1000.0, 1) + " µs", format(mine / column.median_ns(fastest), 3) + "×",
-          "< 1× (faster than each)", mine < column.median_ns(fastest)};
+  return {"bench.c loop, " + column.label + ", against the fastest library (" + backends[fastest]->name() +
+              ", " + format(column.median_ns(fastest) / 1000.0, 1) + " µs)",
+          "",
+          format(mine / 1000.0, 1) + " µs",
+          format(mine / column.median_ns(fastest), 3) + "×",
+          "< 1× (faster than each)",
+          mine < column.median_ns(fastest)};
 }
 
 struct Settings {
@@ -283,13 +288,16 @@ struct Settings {
 
 void run_timeouts(const Settings& settings, std::vector<Target>& targets) {
   Backends backends = make_timed_backends();
-  for (auto& b : backends) b->open(8, [](void*, int) {}, nullptr);
+  for (auto& b : backends)
+    b->open(
+        8, [](void*, int) {}, nullptr);
   const std::chrono::nanoseconds spans[] = {std::chrono::microseconds(100), std::chrono::microseconds(500),
                                             std::chrono::microseconds(1000), std::chrono::microseconds(1500)};
-  std::printf("\n### Timeout accuracy\n\nA timed wait with nothing ready: how long it slept, in µs, %d samples "
-              "per cell, interleaved. Early = woke before the span had passed (must be 0).\n\n"
-              "| library | span | median | p99 | early |\n| --- | ---: | ---: | ---: | ---: |\n",
-              settings.timeout_samples);
+  std::printf(
+      "\n### Timeout accuracy\n\nA timed wait with nothing ready: how long it slept, in µs, %d samples "
+      "per cell, interleaved. Early = woke before the span had passed (must be 0).\n\n"
+      "| library | span | median | p99 | early |\n| --- | ---: | ---: | ---: | ---: |\n",
+      settings.timeout_samples);
   std::vector<int> early(backends.size(), 0);
   for (const auto span : spans) {
     std::vector<std::vector<double>> slept(backends.size());
@@ -338,18 +346,19 @@ std::size_t bytes_of_create(int num_file_descrs, int max_ready_events) {
 
 void run_memory(std::vector<Target>& targets) {
   constexpr int kSmall = 1000, kLarge = 1'000'000, kEvents = 65'536;
-  const double per_slot = static_cast<double>(bytes_of_create(kLarge, 1) - bytes_of_create(kSmall, 1)) /
-                          (kLarge - kSmall);
-  const double per_event = static_cast<double>(bytes_of_create(kSmall, kEvents) - bytes_of_create(kSmall, 1)) /
-                           (kEvents - 1);
-  std::printf("\n### Memory of linux_ext::Epoll\n\nHeap bytes from mallinfo2 around `create`.\n\n"
-              "| figure | value |\n| --- | ---: |\n"
-              "| bytes per fd slot (create(1 000 000) - create(1 000)) | %.2f |\n"
-              "| bytes per ready event (create(1 000, 65 536) - create(1 000, 1)) | %.2f |\n"
-              "| heap bytes of create(1 000 000, 256) | %zu |\n",
-              per_slot, per_event, bytes_of_create(kLarge, 256));
-  targets.push_back({"table memory, bytes per fd slot (mallinfo2)", "", format(per_slot, 2), "", "≤ 8",
-                     per_slot <= 8});
+  const double per_slot =
+      static_cast<double>(bytes_of_create(kLarge, 1) - bytes_of_create(kSmall, 1)) / (kLarge - kSmall);
+  const double per_event =
+      static_cast<double>(bytes_of_create(kSmall, kEvents) - bytes_of_create(kSmall, 1)) / (kEvents - 1);
+  std::printf(
+      "\n### Memory of linux_ext::Epoll\n\nHeap bytes from mallinfo2 around `create`.\n\n"
+      "| figure | value |\n| --- | ---: |\n"
+      "| bytes per fd slot (create(1 000 000) - create(1 000)) | %.2f |\n"
+      "| bytes per ready event (create(1 000, 65 536) - create(1 000, 1)) | %.2f |\n"
+      "| heap bytes of create(1 000 000, 256) | %zu |\n",
+      per_slot, per_event, bytes_of_create(kLarge, 256));
+  targets.push_back(
+      {"table memory, bytes per fd slot (mallinfo2)", "", format(per_slot, 2), "", "≤ 8", per_slot <= 8});
 }
 
 void run_tables(const Settings& settings, const char* data_dir) {
@@ -370,9 +379,10 @@ void run_tables(const Settings& settings, const char* data_dir) {
       columns.push_back(measure_column(backends, make_bench_c(pairs, active, writes), settings.rounds,
                                        settings.bench_c_steps));
     }
-    const std::string title = "bench.c, " + std::to_string(active) + " active, " + std::to_string(writes) + " writes";
-    print_table((title + ": loop time").c_str(), "µs per run until every write is read", backends, columns, false,
-                1000.0, 1);
+    const std::string title =
+        "bench.c, " + std::to_string(active) + " active, " + std::to_string(writes) + " writes";
+    print_table((title + ": loop time").c_str(), "µs per run until every write is read", backends, columns,
+                false, 1000.0, 1);
     print_table((title + ": setup time").c_str(), "µs to register all n fds and run one iteration", backends,
                 columns, true, 1000.0, 1);
     if (data_dir != nullptr) {
@@ -406,36 +416,39 @@ void run_tables(const Settings& settings, const char* data_dir) {
         measure_column(timed_backends, make_always_ready_timed(fds), settings.rounds, settings.ready_steps));
     for (const std::size_t b : {kLinuxExt, kPrecise}) {
       count_allocations(timed.back(), b);
-      targets.push_back(time_against_raw(std::string("wait with a 1 ms timeout + walk, ") + timed.back().label +
-                                             ", " + timed_backends[b]->name(),
+      targets.push_back(time_against_raw(std::string("wait with a 1 ms timeout + walk, ") +
+                                             timed.back().label + ", " + timed_backends[b]->name(),
                                          timed.back(), b, 1.03, 1.0, "ns"));
     }
   }
-  print_table("Always-ready eventfds: one wait with a 1 ms timeout and the walk of its ready set",
-              "ns per wait. The fds are ready, so the wait returns at once: what differs is how each computes "
-              "and passes its timeout (raw `epoll_wait(..., 1)`, `wait(Timeout::after(1ms))`, "
-              "`wait(Timeout::after_precise(1ms))`, the libraries a 1 ms timer re-armed each iteration; "
-              "Asio: n/a, edge-triggered)",
-              timed_backends, timed, false, 1.0, 1);
+  print_table(
+      "Always-ready eventfds: one wait with a 1 ms timeout and the walk of its ready set",
+      "ns per wait. The fds are ready, so the wait returns at once: what differs is how each computes "
+      "and passes its timeout (raw `epoll_wait(..., 1)`, `wait(Timeout::after(1ms))`, "
+      "`wait(Timeout::after_precise(1ms))`, the libraries a 1 ms timer re-armed each iteration; "
+      "Asio: n/a, edge-triggered)",
+      timed_backends, timed, false, 1.0, 1);
 
   std::vector<Column> churn;
   churn.push_back(measure_column(backends, make_churn(1000), settings.rounds, settings.churn_steps));
-  churn.push_back(measure_column(backends, make_unchanged_set(1000), settings.rounds, settings.unchanged_steps));
+  churn.push_back(
+      measure_column(backends, make_unchanged_set(1000), settings.rounds, settings.unchanged_steps));
   for (const Column& c : churn) count_allocations(c, kLinuxExt);
-  print_table("Churn",
-              "ns per operation: over 1 000 empty pipes, per fd in turn, set (an add), modify to in|out, modify "
-              "back to in, remove; and `set` with the flags an fd already has. Calls only, no loop iteration: "
-              "libev passes its changes to the kernel there, libuv its additions, so theirs are partly or wholly "
-              "recorded, not made (see their system calls). Asio: n/a, nothing to modify",
-              backends, churn, false, 1.0, 1);
-  targets.push_back(time_against_raw("set/remove (churn: " + churn[0].label + ")", churn[0], kLinuxExt, 1.03, 1.0,
-                                     "ns"));
+  print_table(
+      "Churn",
+      "ns per operation: over 1 000 empty pipes, per fd in turn, set (an add), modify to in|out, modify "
+      "back to in, remove; and `set` with the flags an fd already has. Calls only, no loop iteration: "
+      "libev passes its changes to the kernel there, libuv its additions, so theirs are partly or wholly "
+      "recorded, not made (see their system calls). Asio: n/a, nothing to modify",
+      backends, churn, false, 1.0, 1);
+  targets.push_back(
+      time_against_raw("set/remove (churn: " + churn[0].label + ")", churn[0], kLinuxExt, 1.03, 1.0, "ns"));
   {
     const Column& unchanged = churn[1];
     const double raw = unchanged.median_ns(kRaw), mine = unchanged.median_ns(kLinuxExt);
-    targets.push_back({"`set` with unchanged level-triggered flags (raw: an EPOLL_CTL_MOD)", format(raw, 1) + " ns",
-                       format(mine, 2) + " ns", format(raw / mine, 1) + "× faster", "≥ 20× faster",
-                       raw / mine >= 20});
+    targets.push_back({"`set` with unchanged level-triggered flags (raw: an EPOLL_CTL_MOD)",
+                       format(raw, 1) + " ns", format(mine, 2) + " ns", format(raw / mine, 1) + "× faster",
+                       "≥ 20× faster", raw / mine >= 20});
   }
   allocation_columns.push_back(std::move(churn.front()));
 

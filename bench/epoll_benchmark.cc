@@ -3,10 +3,9 @@
 
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <linux_ext/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-
-#include <linux_ext/epoll.h>
 
 #include <chrono>
 #include <vector>
@@ -141,8 +140,9 @@ void BM_WaitReady_IterReady(benchmark::State& state) {
   wait_and_walk(state, Epoll::Timeout::immediately(), sum_by_iter_ready);
 }
 void BM_WaitReady_FoldReady(benchmark::State& state) {
-  wait_and_walk(state, Epoll::Timeout::immediately(),
-                [](const Epoll& ep) { return ep.fold_ready(0, [](int acc, int fd, Flags) { return acc + fd; }); });
+  wait_and_walk(state, Epoll::Timeout::immediately(), [](const Epoll& ep) {
+    return ep.fold_ready(0, [](int acc, int fd, Flags) { return acc + fd; });
+  });
 }
 void BM_WaitReady_Range(benchmark::State& state) {
   wait_and_walk(state, Epoll::Timeout::immediately(), [](const Epoll& ep) {

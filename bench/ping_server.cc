@@ -9,13 +9,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux_ext/epoll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <linux_ext/epoll.h>
 
 #include <chrono>
 #include <cstdio>
@@ -40,7 +39,8 @@ class WrappedLoop {
  public:
   WrappedLoop() : ep_(linux_ext::Epoll::create(kMaxFds, 256).value()) {}
   void watch(int fd, bool write) {
-    ep_.set(fd, write ? linux_ext::Epoll::Flags::in + linux_ext::Epoll::Flags::out : linux_ext::Epoll::Flags::in);
+    ep_.set(fd,
+            write ? linux_ext::Epoll::Flags::in + linux_ext::Epoll::Flags::out : linux_ext::Epoll::Flags::in);
   }
   void forget(int fd) { ep_.remove(fd); }
   // Waits up to 100 ms and calls f(fd, readable, writable) per event.
@@ -71,7 +71,8 @@ class RawLoop {
     epoll_event event{};
     event.events = events;
     event.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, current == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) die("epoll_ctl");
+    if (::epoll_ctl(epoll_fd_, current == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0)
+      die("epoll_ctl");
     current = events;
   }
   void forget(int fd) {
@@ -171,8 +172,10 @@ void serve(int listen_fd, int seconds) {
       }
       if (!closed && (readable || writable) && !c.out.empty()) {
         const ssize_t n = ::write(fd, c.out.data(), c.out.size());
-        if (n > 0) c.out.erase(0, static_cast<std::size_t>(n));
-        else if (errno != EAGAIN) closed = true;
+        if (n > 0)
+          c.out.erase(0, static_cast<std::size_t>(n));
+        else if (errno != EAGAIN)
+          closed = true;
       }
       if (closed) {
         loop.forget(fd);
@@ -190,8 +193,10 @@ int main(int argc, char** argv) {
   bool raw = false;
   int seconds = 60;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--raw") == 0) raw = true;
-    else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--raw") == 0)
+      raw = true;
+    else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+      seconds = std::atoi(argv[++i]);
   }
   const int listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listen_fd < 0) die("socket");
@@ -205,7 +210,9 @@ int main(int argc, char** argv) {
   if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) die("getsockname");
   std::printf("port %d\n", ntohs(address.sin_port));
   std::fflush(stdout);
-  if (raw) serve<RawLoop>(listen_fd, seconds);
-  else serve<WrappedLoop>(listen_fd, seconds);
+  if (raw)
+    serve<RawLoop>(listen_fd, seconds);
+  else
+    serve<WrappedLoop>(listen_fd, seconds);
   return 0;
 }

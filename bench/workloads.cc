@@ -206,7 +206,9 @@ std::unique_ptr<Workload> make_bench_c(int pairs, int active, int writes) {
   return std::make_unique<BenchC>(pairs, active, writes);
 }
 std::unique_ptr<Workload> make_always_ready(int fds) { return std::make_unique<AlwaysReady<false>>(fds); }
-std::unique_ptr<Workload> make_always_ready_timed(int fds) { return std::make_unique<AlwaysReady<true>>(fds); }
+std::unique_ptr<Workload> make_always_ready_timed(int fds) {
+  return std::make_unique<AlwaysReady<true>>(fds);
+}
 std::unique_ptr<Workload> make_churn(int fds) { return std::make_unique<Churn>(fds); }
 std::unique_ptr<Workload> make_unchanged_set(int fds) { return std::make_unique<UnchangedSet>(fds); }
 

@@ -7,8 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -33,13 +33,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (parsed.error().code() != std::make_error_code(std::errc::invalid_argument)) {
       fail("an error that is not invalid_argument", input, parsed.error().message());
     }
-    if (parsed.error().message().find("Flags::of_sexp: ") != 0) fail("an error not naming of_sexp", input, parsed.error().message());
+    if (parsed.error().message().find("Flags::of_sexp: ") != 0)
+      fail("an error not naming of_sexp", input, parsed.error().message());
     return 0;
   }
   const std::string printed = parsed->to_string();
   const linux_ext::OrError<Epoll::Flags> again = Epoll::Flags::of_sexp(printed);
   if (!again) fail("the printed form does not parse", input, printed + ": " + again.error().message());
-  if (*again != *parsed) fail("the printed form parses to other flags", input, printed + " -> " + again->to_string());
-  if (again->to_string() != printed) fail("printing is not canonical", input, printed + " -> " + again->to_string());
+  if (*again != *parsed)
+    fail("the printed form parses to other flags", input, printed + " -> " + again->to_string());
+  if (again->to_string() != printed)
+    fail("printing is not canonical", input, printed + " -> " + again->to_string());
   return 0;
 }

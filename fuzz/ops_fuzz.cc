@@ -34,7 +34,8 @@ int decode_fd(std::uint8_t byte) {
 // A byte of flags: each bit one flag, so that every combination is reachable.
 std::uint32_t decode_flags(std::uint8_t byte) {
   using Flags = linux_ext::Epoll::Flags;
-  const Flags bits[] = {Flags::in, Flags::out, Flags::pri, Flags::rdhup, Flags::et, Flags::oneshot, Flags::exclusive, Flags::wakeup};
+  const Flags bits[] = {Flags::in, Flags::out,     Flags::pri,       Flags::rdhup,
+                        Flags::et, Flags::oneshot, Flags::exclusive, Flags::wakeup};
   Flags f;
   for (int i = 0; i < 8; ++i) {
     if ((byte >> i) & 1U) f |= bits[i];

@@ -1,8 +1,9 @@
 // Error and OrError (include/linux_ext/error.h).
 
+#include "linux_ext/error.h"
+
 #include <stdexcept>
 
-#include "linux_ext/error.h"
 #include "linux_ext/detail/syscall.h"
 
 namespace linux_ext {
@@ -15,6 +16,8 @@ void detail::throw_errno(int error, const std::string& context) {
   throw std::system_error(std::error_code(error, std::generic_category()), context);
 }
 
-void detail::throw_no_error_held() { throw std::logic_error("OrError::error: a value is held, not an error"); }
+void detail::throw_no_error_held() {
+  throw std::logic_error("OrError::error: a value is held, not an error");
+}
 
 }  // namespace linux_ext

@@ -17,8 +17,8 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "linux_ext/epoll.h"
 #include "linux_ext/detail/syscall.h"
+#include "linux_ext/epoll.h"
 
 namespace linux_ext {
 namespace detail {
@@ -39,11 +39,15 @@ bool read_field(std::string_view line, std::string_view key, int base, T& out) {
 
 // The kernel prints a superblock's dev_t in its own encoding (major in the
 // bits above 20); user space encodes it with makedev.
-dev_t from_kernel_dev(std::uint32_t kernel_dev) { return makedev(kernel_dev >> 20, kernel_dev & ((1U << 20) - 1)); }
+dev_t from_kernel_dev(std::uint32_t kernel_dev) {
+  return makedev(kernel_dev >> 20, kernel_dev & ((1U << 20) - 1));
+}
 
 // The whole file at `path`, or the errno of the open or read that failed.
 OrError<std::string> read_whole_file(const std::string& path) {
-  auto fail = [&](int error) { return Error(std::error_code(error, std::generic_category()), "cannot read " + path); };
+  auto fail = [&](int error) {
+    return Error(std::error_code(error, std::generic_category()), "cannot read " + path);
+  };
   const int fd = call(Syscall::open, [&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
   if (fd < 0) return fail(errno);
   std::string text;
@@ -95,7 +99,8 @@ OrError<std::vector<WatchedFd>> read_epoll_fdinfo(const std::string& path) {
 }
 
 std::optional<bool> watches_file_of_fd(pid_t pid, int epoll_fd, const WatchedFd& entry) {
-  kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(entry.fd), entry.rank};
+  kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(entry.fd),
+                       entry.rank};
   const long same =
       call(Syscall::kcmp, [&] { return ::syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, entry.fd, &slot); });
   if (same < 0) return std::nullopt;
@@ -130,23 +135,29 @@ void Epoll::check_against_kernel() const {
   check_open("check_against_kernel");
   const std::string path = "/proc/self/fdinfo/" + std::to_string(epoll_fd_);
   OrError<std::vector<WatchedFd>> read = detail::read_epoll_fdinfo(path);
-  if (!read) throw std::system_error(read.error().code(), "Epoll::check_against_kernel: " + read.error().context());
+  if (!read)
+    throw std::system_error(read.error().code(), "Epoll::check_against_kernel: " + read.error().context());
   std::vector<WatchedFd>& kernel = *read;
   auto by_fd = [](const WatchedFd& a, const WatchedFd& b) { return a.fd < b.fd; };
   std::stable_sort(kernel.begin(), kernel.end(), by_fd);
 
   std::vector<std::string> problems;
-  auto problem = [&](int fd, const std::string& what) { problems.push_back("fd " + std::to_string(fd) + ": " + what); };
+  auto problem = [&](int fd, const std::string& what) {
+    problems.push_back("fd " + std::to_string(fd) + ": " + what);
+  };
   for (const WatchedFd& entry : kernel) {
     if (entry.fd < 0 || entry.fd >= num_file_descrs_ || !find(entry.fd)) {
-      problem(entry.fd, "in the kernel's set with " + Flags::of_bits(entry.events).to_string() + ", not in the table");
+      problem(entry.fd,
+              "in the kernel's set with " + Flags::of_bits(entry.events).to_string() + ", not in the table");
     }
   }
   const pid_t self = ::getpid();
   walk_table("check_against_kernel", [&](int fd, Flags flags) {
-    const auto [first, last] = std::equal_range(kernel.begin(), kernel.end(), WatchedFd{fd, 0, 0, 0, 0, 0}, by_fd);
+    const auto [first, last] =
+        std::equal_range(kernel.begin(), kernel.end(), WatchedFd{fd, 0, 0, 0, 0, 0}, by_fd);
     if (first == last) {
-      problem(fd, "in the table with " + flags.to_string() + ", not in the kernel's set (closed while in the set?)");
+      problem(fd, "in the table with " + flags.to_string() +
+                      ", not in the kernel's set (closed while in the set?)");
       return;
     }
     struct stat st;
@@ -165,12 +176,14 @@ void Epoll::check_against_kernel() const {
         match = &*entry;
       } else {
         problem(fd, "now names another file (inode " + std::to_string(st.st_ino) +
-                        ") than one the kernel watches under it (inode " + std::to_string(entry->inode) + ")");
+                        ") than one the kernel watches under it (inode " + std::to_string(entry->inode) +
+                        ")");
       }
     }
     if (match == nullptr) return;
     if (!same_flags(flags, match->events)) {
-      problem(fd, "the table has " + flags.to_string() + ", the kernel has " + Flags::of_bits(match->events).to_string());
+      problem(fd, "the table has " + flags.to_string() + ", the kernel has " +
+                      Flags::of_bits(match->events).to_string());
     }
     if (match->data != static_cast<std::uint64_t>(fd)) {
       problem(fd, "the kernel's data is " + std::to_string(match->data) + ", not the fd");

@@ -23,10 +23,11 @@ struct FlagName {
   std::string_view name;
 };
 constexpr FlagName kFlagNames[] = {
-    {Flags::in, "in"},         {Flags::out, "out"},         {Flags::pri, "pri"},
-    {Flags::err, "err"},       {Flags::hup, "hup"},         {Flags::et, "et"},
-    {Flags::oneshot, "oneshot"}, {Flags::rdhup, "rdhup"},   {Flags::wakeup, "wakeup"},
-    {Flags::exclusive, "exclusive"},
+    {Flags::in, "in"},           {Flags::out, "out"},
+    {Flags::pri, "pri"},         {Flags::err, "err"},
+    {Flags::hup, "hup"},         {Flags::et, "et"},
+    {Flags::oneshot, "oneshot"}, {Flags::rdhup, "rdhup"},
+    {Flags::wakeup, "wakeup"},   {Flags::exclusive, "exclusive"},
 };
 
 constexpr Flags all_named_flags() {
@@ -218,7 +219,8 @@ std::string Epoll::to_sexp() const {
   for (const int fd : fds) {
     if (!first) out += ' ';
     first = false;
-    out += '(' + std::to_string(fd) + ' ' + Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events).to_string() + ')';
+    out += '(' + std::to_string(fd) + ' ' +
+           Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events).to_string() + ')';
   }
   out += ")) (max_ready_events " + std::to_string(max_ready_events_) + ") (num_ready_events " +
          std::to_string(num_ready_) + ") (ready_events (";

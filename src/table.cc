@@ -24,8 +24,8 @@
 #include <system_error>
 #include <utility>
 
-#include "linux_ext/epoll.h"
 #include "linux_ext/detail/syscall.h"
+#include "linux_ext/epoll.h"
 
 namespace linux_ext {
 
@@ -46,9 +46,12 @@ Epoll* open_sets = nullptr;
 
 const char* ctl_name(int op) {
   switch (op) {
-    case EPOLL_CTL_ADD: return "EPOLL_CTL_ADD";
-    case EPOLL_CTL_MOD: return "EPOLL_CTL_MOD";
-    default: return "EPOLL_CTL_DEL";
+    case EPOLL_CTL_ADD:
+      return "EPOLL_CTL_ADD";
+    case EPOLL_CTL_MOD:
+      return "EPOLL_CTL_MOD";
+    default:
+      return "EPOLL_CTL_DEL";
   }
 }
 
@@ -82,14 +85,15 @@ T* allocate(std::size_t count) noexcept {
 
 [[noreturn, gnu::cold, gnu::noinline]] void throw_not_owner(const char* operation, pid_t owner) {
   throw std::logic_error(std::string("Epoll::") + operation + ": this epoll set was made in process " +
-                         std::to_string(owner) + ", whose kernel set it shares; process " + std::to_string(::getpid()) +
-                         " must call after_fork() first");
+                         std::to_string(owner) + ", whose kernel set it shares; process " +
+                         std::to_string(::getpid()) + " must call after_fork() first");
 }
 
 // The message of a size `create` and `resize` refuse, or empty.
 std::string check_sizes(const char* operation, int num_file_descrs, int max_ready_events) {
   if (num_file_descrs < 0) {
-    return std::string(operation) + ": num_file_descrs is " + std::to_string(num_file_descrs) + "; it must be >= 0";
+    return std::string(operation) + ": num_file_descrs is " + std::to_string(num_file_descrs) +
+           "; it must be >= 0";
   }
   if (max_ready_events <= 0 || max_ready_events > kMaxReadyEvents) {
     return std::string(operation) + ": max_ready_events is " + std::to_string(max_ready_events) +
@@ -104,7 +108,8 @@ std::string check_sizes(const char* operation, int num_file_descrs, int max_read
 // Lifetime
 
 OrError<Epoll> Epoll::create(int num_file_descrs, int max_ready_events) {
-  if (std::string refused = check_sizes("Epoll::create", num_file_descrs, max_ready_events); !refused.empty()) {
+  if (std::string refused = check_sizes("Epoll::create", num_file_descrs, max_ready_events);
+      !refused.empty()) {
     return Error(std::make_error_code(std::errc::invalid_argument), std::move(refused));
   }
   const int epoll_fd = detail::call(Syscall::epoll_create1, [] { return ::epoll_create1(EPOLL_CLOEXEC); });
@@ -120,8 +125,8 @@ OrError<Epoll> Epoll::create(int num_file_descrs, int max_ready_events) {
   epoll.events_.reset(allocate<epoll_event>(static_cast<std::size_t>(max_ready_events)));
   if (!epoll.slots_ || !epoll.members_ || !epoll.events_) {
     return Error(std::error_code(ENOMEM, std::generic_category()),
-                 "Epoll::create: cannot allocate the table for " + std::to_string(num_file_descrs) + " fds and " +
-                     std::to_string(max_ready_events) + " ready events");
+                 "Epoll::create: cannot allocate the table for " + std::to_string(num_file_descrs) +
+                     " fds and " + std::to_string(max_ready_events) + " ready events");
   }
   epoll.domain_ = num_file_descrs;
   epoll.enlist();
@@ -202,7 +207,8 @@ void Epoll::check_fd(int fd, const char* operation) const {
 }
 
 void Epoll::check_owner(const char* operation) const {
-  if (inherited_) [[unlikely]] throw_not_owner(operation, owner_pid_);
+  if (inherited_) [[unlikely]]
+    throw_not_owner(operation, owner_pid_);
 }
 
 void Epoll::refuse_change(int fd, const char* operation) const {
@@ -217,12 +223,12 @@ void Epoll::refuse_change(int fd, const char* operation) const {
 void Epoll::enlist() noexcept {
   // Registered once, before the first set is listed: the child of a fork
   // marks every listed set; the list is held through the fork.
-  [[maybe_unused]] static const int registered = pthread_atfork(
-      [] { list_mutex.lock(); }, [] { list_mutex.unlock(); },
-      [] {
-        mark_inherited();
-        list_mutex.unlock();
-      });
+  [[maybe_unused]] static const int registered =
+      pthread_atfork([] { list_mutex.lock(); }, [] { list_mutex.unlock(); },
+                     [] {
+                       mark_inherited();
+                       list_mutex.unlock();
+                     });
   std::lock_guard<std::mutex> lock(list_mutex);
   listed_prev_ = nullptr;
   listed_next_ = open_sets;
@@ -261,7 +267,8 @@ void Epoll::mark_inherited() noexcept {
 void Epoll::throw_exclusive_on_modify(int fd, Flags flags) const {
   detail::throw_errno(EINVAL, "Epoll::set: fd " + std::to_string(fd) + " is already in the epoll set with " +
                                   Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events).to_string() +
-                                  ", and exclusive in " + flags.to_string() + " is only valid when an fd is added");
+                                  ", and exclusive in " + flags.to_string() +
+                                  " is only valid when an fd is added");
 }
 
 void Epoll::throw_ctl_error(const char* operation, int op, int fd, Flags flags) {
@@ -314,7 +321,8 @@ void Epoll::remove_member_during_walks(int fd) noexcept {
 
 void Epoll::resize(int num_file_descrs, int max_ready_events) {
   check_open("resize");
-  if (std::string refused = check_sizes("Epoll::resize", num_file_descrs, max_ready_events); !refused.empty()) {
+  if (std::string refused = check_sizes("Epoll::resize", num_file_descrs, max_ready_events);
+      !refused.empty()) {
     throw std::invalid_argument(refused);
   }
   const std::size_t domain = static_cast<std::size_t>(num_file_descrs);
@@ -330,12 +338,14 @@ void Epoll::resize(int num_file_descrs, int max_ready_events) {
   std::unique_ptr<epoll_event[], detail::FreeDeleter> events(
       allocate<epoll_event>(static_cast<std::size_t>(max_ready_events)));
   if (!slots || !members || !events) {
-    detail::throw_errno(ENOMEM, "Epoll::resize: cannot allocate the table for " + std::to_string(num_file_descrs) +
-                            " fds and " + std::to_string(max_ready_events) + " ready events");
+    detail::throw_errno(ENOMEM, "Epoll::resize: cannot allocate the table for " +
+                                    std::to_string(num_file_descrs) + " fds and " +
+                                    std::to_string(max_ready_events) + " ready events");
   }
   stop_walks();
   std::copy_n(members_.get(), size_, members.get());
-  for (std::size_t i = 0; i < size_; ++i) slots[static_cast<std::size_t>(members[i])] = slots_[static_cast<std::size_t>(members[i])];
+  for (std::size_t i = 0; i < size_; ++i)
+    slots[static_cast<std::size_t>(members[i])] = slots_[static_cast<std::size_t>(members[i])];
   slots_ = std::move(slots);
   members_ = std::move(members);
   events_ = std::move(events);
@@ -385,7 +395,8 @@ void Epoll::after_fork() {
     epoll_event event{};
     event.events = flags.bits();
     event.data.fd = fd;
-    if (detail::call(Syscall::epoll_ctl, [&] { return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event); }) != 0) {
+    if (detail::call(Syscall::epoll_ctl, [&] { return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event); }) !=
+        0) {
       const int error = errno;
       remove_member_during_walks(fd);
       if (first_error == 0) first_error = error;
@@ -394,7 +405,8 @@ void Epoll::after_fork() {
     }
   }
   if (first_error != 0) {
-    detail::throw_errno(first_error, "Epoll::after_fork: the kernel refused" + refused + ", which left the table");
+    detail::throw_errno(first_error,
+                        "Epoll::after_fork: the kernel refused" + refused + ", which left the table");
   }
 }
 
@@ -405,27 +417,29 @@ void Epoll::invariant() const {
   if (is_closed()) return;
   auto fail = [](const std::string& what) { throw std::logic_error("Epoll::invariant: " + what); };
   if (domain_ != (inherited_ ? 0 : num_file_descrs_)) {
-    fail("the domain is " + std::to_string(domain_) + " but num_file_descrs is " + std::to_string(num_file_descrs_) +
-         (inherited_ ? " (inherited through fork)" : ""));
+    fail("the domain is " + std::to_string(domain_) + " but num_file_descrs is " +
+         std::to_string(num_file_descrs_) + (inherited_ ? " (inherited through fork)" : ""));
   }
   if (max_ready_events_ <= 0) fail("max_ready_events is not positive: " + std::to_string(max_ready_events_));
   if (num_ready_ < 0 || num_ready_ > max_ready_events_) {
-    fail("num_ready is " + std::to_string(num_ready_) + ", outside [0, max_ready_events = " +
-         std::to_string(max_ready_events_) + "]");
+    fail("num_ready is " + std::to_string(num_ready_) +
+         ", outside [0, max_ready_events = " + std::to_string(max_ready_events_) + "]");
   }
   if (size_ > static_cast<std::size_t>(num_file_descrs_)) {
     fail("size is " + std::to_string(size_) + ", more than the domain holds");
   }
   for (std::size_t i = 0; i < size_; ++i) {
     const int fd = members_[i];
-    if (fd < 0 || fd >= num_file_descrs_) fail("member " + std::to_string(i) + " is fd " + std::to_string(fd) + ", outside the domain");
+    if (fd < 0 || fd >= num_file_descrs_)
+      fail("member " + std::to_string(i) + " is fd " + std::to_string(fd) + ", outside the domain");
     if (slots_[static_cast<std::size_t>(fd)].position != i + 1) {
       fail("fd " + std::to_string(fd) + " is member " + std::to_string(i) + " but its slot says " +
            std::to_string(slots_[static_cast<std::size_t>(fd)].position) + " (position + 1)");
     }
   }
   std::size_t present = 0;
-  for (std::size_t fd = 0; fd < static_cast<std::size_t>(num_file_descrs_); ++fd) present += slots_[fd].position != 0;
+  for (std::size_t fd = 0; fd < static_cast<std::size_t>(num_file_descrs_); ++fd)
+    present += slots_[fd].position != 0;
   if (present != size_) {
     fail("size is " + std::to_string(size_) + " but " + std::to_string(present) + " slots are in the set");
   }

@@ -18,8 +18,8 @@
 #include <string_view>
 #include <system_error>
 
-#include "linux_ext/epoll.h"
 #include "linux_ext/detail/syscall.h"
+#include "linux_ext/epoll.h"
 
 namespace linux_ext {
 
@@ -34,14 +34,17 @@ constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
 
 }  // namespace
 
-Epoll::WaitResult Epoll::pwait(Timeout timeout, const sigset_t& mask) { return wait_with("pwait", timeout, &mask); }
+Epoll::WaitResult Epoll::pwait(Timeout timeout, const sigset_t& mask) {
+  return wait_with("pwait", timeout, &mask);
+}
 
 void Epoll::throw_wait_error(const char* operation, const char* call, int error) const {
   std::string context = std::string("Epoll::") + operation + ": " + call;
   if (std::string_view(call) == "clock_gettime") {
     context += "(CLOCK_MONOTONIC)";
   } else {
-    context += "(epoll fd " + std::to_string(epoll_fd_) + ", max_ready_events " + std::to_string(max_ready_events_) + ")";
+    context += "(epoll fd " + std::to_string(epoll_fd_) + ", max_ready_events " +
+               std::to_string(max_ready_events_) + ")";
   }
   detail::throw_errno(error, context);
 }
@@ -74,7 +77,8 @@ Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const
       if (left_ns <= 0) return WaitResult::timeout;
     }
   }
-  bool precise = timeout.kind_ == Timeout::Kind::nanos && !detail::epoll_pwait2_missing.load(std::memory_order_relaxed);
+  bool precise =
+      timeout.kind_ == Timeout::Kind::nanos && !detail::epoll_pwait2_missing.load(std::memory_order_relaxed);
   for (;;) {
     int n;
     const char* call;
@@ -83,12 +87,13 @@ Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const
     bool cut = false;
     if (precise) {
       call = "epoll_pwait2";
-      const timespec span{static_cast<time_t>(left_ns / kNanosPerSecond), static_cast<long>(left_ns % kNanosPerSecond)};
+      const timespec span{static_cast<time_t>(left_ns / kNanosPerSecond),
+                          static_cast<long>(left_ns % kNanosPerSecond)};
       // Called directly, since glibc may lack a wrapper: the kernel's
       // sigset size, _NSIG / 8, must then be passed as a long.
       n = detail::call(Syscall::epoll_pwait2, [&] {
-        return static_cast<int>(::syscall(SYS_epoll_pwait2, epoll_fd_, events_.get(), max_ready_events_, &span, mask,
-                                          static_cast<long>(_NSIG / 8)));
+        return static_cast<int>(::syscall(SYS_epoll_pwait2, epoll_fd_, events_.get(), max_ready_events_,
+                                          &span, mask, static_cast<long>(_NSIG / 8)));
       });
       if (n < 0 && errno == ENOSYS) {
         detail::epoll_pwait2_missing.store(true, std::memory_order_relaxed);
@@ -107,8 +112,9 @@ Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const
                          [&] { return ::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, millis); });
       } else {
         call = "epoll_pwait";
-        n = detail::call(Syscall::epoll_pwait,
-                         [&] { return ::epoll_pwait(epoll_fd_, events_.get(), max_ready_events_, millis, mask); });
+        n = detail::call(Syscall::epoll_pwait, [&] {
+          return ::epoll_pwait(epoll_fd_, events_.get(), max_ready_events_, millis, mask);
+        });
       }
     }
     if (n > 0) {

@@ -13,7 +13,9 @@ namespace linux_ext::test {
 namespace {
 
 // The message of check_against_kernel's failure; fails the test if it passes.
-std::string disagreement(const Epoll& ep) { return what_thrown<std::logic_error>([&] { ep.check_against_kernel(); }); }
+std::string disagreement(const Epoll& ep) {
+  return what_thrown<std::logic_error>([&] { ep.check_against_kernel(); });
+}
 
 // Whether `message` has a line about `fd`.
 bool names_fd(const std::string& message, int fd) {

@@ -97,8 +97,9 @@ TEST(CreateTest, ReturnsTheErrnoOfEpollCreate1) {
       return e.code().value() == EMFILE ? 0 : 15;
     }
   });
-  EXPECT_EQ(code, 0) << "10: setrlimit failed, 11: create succeeded, 12: wrong code, "
-                        "13: message is not \"epoll_create1: Too many open files\", 14/15: value() did not throw EMFILE";
+  EXPECT_EQ(code, 0)
+      << "10: setrlimit failed, 11: create succeeded, 12: wrong code, "
+         "13: message is not \"epoll_create1: Too many open files\", 14/15: value() did not throw EMFILE";
 }
 
 TEST(CreateTest, ErrorMessageIsContextThenCodeText) {

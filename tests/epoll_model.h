@@ -99,7 +99,8 @@ inline WaitChoice wait_timeout(std::uint32_t arg) {
   const auto micros = std::chrono::microseconds((arg >> 7) % 1500 + 1);
   const std::string call = use_pwait ? "pwait" : "wait";
   if (kind == 0) {
-    return {Epoll::Timeout::after(micros), use_pwait, call + "(after " + std::to_string(micros.count()) + "us)"};
+    return {Epoll::Timeout::after(micros), use_pwait,
+            call + "(after " + std::to_string(micros.count()) + "us)"};
   }
   if (kind == 1) {
     const auto precise = std::chrono::microseconds(micros.count() % 200 + 1);
@@ -125,23 +126,37 @@ inline ResizeChoice resize_sizes(std::uint32_t arg) {
 inline std::string to_string(const Op& op) {
   const std::string fd = std::to_string(op.fd);
   switch (op.kind) {
-    case OpKind::open_pipe: return "open pipe";
-    case OpKind::open_socketpair: return "open socketpair";
-    case OpKind::open_eventfd: return "open eventfd";
-    case OpKind::open_memfd: return "open memfd (regular file)";
-    case OpKind::dup: return "dup " + fd;
-    case OpKind::close_fd: return "close " + fd;
-    case OpKind::write: return "write " + fd;
-    case OpKind::read: return "read " + fd;
-    case OpKind::set: return "set " + fd + " " + Flags::of_bits(op.flags).to_string();
-    case OpKind::remove: return "remove " + fd;
-    case OpKind::wait: return wait_timeout(op.arg).text;
-    case OpKind::close_epoll: return "close the epoll set";
-    case OpKind::create_epoll: return "create a new epoll set";
+    case OpKind::open_pipe:
+      return "open pipe";
+    case OpKind::open_socketpair:
+      return "open socketpair";
+    case OpKind::open_eventfd:
+      return "open eventfd";
+    case OpKind::open_memfd:
+      return "open memfd (regular file)";
+    case OpKind::dup:
+      return "dup " + fd;
+    case OpKind::close_fd:
+      return "close " + fd;
+    case OpKind::write:
+      return "write " + fd;
+    case OpKind::read:
+      return "read " + fd;
+    case OpKind::set:
+      return "set " + fd + " " + Flags::of_bits(op.flags).to_string();
+    case OpKind::remove:
+      return "remove " + fd;
+    case OpKind::wait:
+      return wait_timeout(op.arg).text;
+    case OpKind::close_epoll:
+      return "close the epoll set";
+    case OpKind::create_epoll:
+      return "create a new epoll set";
     case OpKind::walk_ready:
-      return "iter_ready, at each event i: remove it if bit i of " + std::to_string(op.arg) + " is set, else set " +
-             fd + " " + Flags::of_bits(op.flags).to_string();
-    case OpKind::clear_ready: return "clear_ready";
+      return "iter_ready, at each event i: remove it if bit i of " + std::to_string(op.arg) +
+             " is set, else set " + fd + " " + Flags::of_bits(op.flags).to_string();
+    case OpKind::clear_ready:
+      return "clear_ready";
     case OpKind::resize: {
       const ResizeChoice sizes = resize_sizes(op.arg);
       return "resize " + std::to_string(sizes.num_file_descrs) + " " + std::to_string(sizes.max_ready_events);
@@ -152,7 +167,8 @@ inline std::string to_string(const Op& op) {
 
 inline std::string to_string(const std::vector<Op>& ops) {
   std::string text;
-  for (std::size_t i = 0; i < ops.size(); ++i) text += "  " + std::to_string(i + 1) + ". " + to_string(ops[i]) + "\n";
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    text += "  " + std::to_string(i + 1) + ". " + to_string(ops[i]) + "\n";
   return text;
 }
 
@@ -219,15 +235,15 @@ class Harness {
  private:
   // An open file, as the kernel knows it: epoll keys its entries by it.
   struct File {
-    OpKind kind;     // how it was opened
-    int references;  // fd numbers naming it
-    bool write_end;  // a pipe's write end
+    OpKind kind;              // how it was opened
+    int references;           // fd numbers naming it
+    bool write_end;           // a pipe's write end
     std::uint64_t count = 0;  // an eventfd's counter: readable while positive
   };
   // One entry of the kernel's set, keyed by (file id, fd number).
   struct KernelEntry {
     Flags flags;
-    bool disarmed = false;  // a oneshot entry that fired
+    bool disarmed = false;        // a oneshot entry that fired
     bool may_have_fired = false;  // a oneshot entry whose number another entry shares, reported
   };
   struct TableEntry {
@@ -245,7 +261,9 @@ class Harness {
   static constexpr Flags kExclusiveOk =
       Flags::in + Flags::out + Flags::err + Flags::hup + Flags::wakeup + Flags::et + Flags::exclusive;
 
-  Epoll make_epoll() const { return Epoll::create(config_.num_file_descrs, config_.max_ready_events).value(); }
+  Epoll make_epoll() const {
+    return Epoll::create(config_.num_file_descrs, config_.max_ready_events).value();
+  }
 
   static std::set<int> open_fds_now() {
     std::set<int> fds;
@@ -260,12 +278,18 @@ class Harness {
 
   static std::string describe(const Outcome& o) {
     switch (o.kind) {
-      case Outcome::ok: return "returned";
-      case Outcome::out_of_range: return "threw std::out_of_range";
-      case Outcome::invalid_argument: return "threw std::invalid_argument";
-      case Outcome::logic_error: return "threw std::logic_error";
-      case Outcome::system_error: return "threw std::system_error(" + std::error_code(o.error, std::generic_category()).message() + ")";
-      case Outcome::other: return "threw something else: " + o.what;
+      case Outcome::ok:
+        return "returned";
+      case Outcome::out_of_range:
+        return "threw std::out_of_range";
+      case Outcome::invalid_argument:
+        return "threw std::invalid_argument";
+      case Outcome::logic_error:
+        return "threw std::logic_error";
+      case Outcome::system_error:
+        return "threw std::system_error(" + std::error_code(o.error, std::generic_category()).message() + ")";
+      case Outcome::other:
+        return "threw something else: " + o.what;
     }
     return "?";
   }
@@ -368,7 +392,8 @@ class Harness {
   // an fd of the table; otherwise the table stays and the sizes change.
   Outcome expect_resize(ResizeChoice sizes) {
     if (closed_) return Outcome{Outcome::logic_error, 0, {}};
-    if (sizes.num_file_descrs < 0 || sizes.max_ready_events <= 0) return Outcome{Outcome::invalid_argument, 0, {}};
+    if (sizes.num_file_descrs < 0 || sizes.max_ready_events <= 0)
+      return Outcome{Outcome::invalid_argument, 0, {}};
     if (!table_.empty() && table_.rbegin()->first >= sizes.num_file_descrs) {
       return Outcome{Outcome::invalid_argument, 0, {}};
     }
@@ -471,7 +496,8 @@ class Harness {
         return apply_walk_ready(op);
       case OpKind::clear_ready:
         epoll_.clear_ready();
-        if (epoll_.num_ready() != 0) return "clear_ready left " + std::to_string(epoll_.num_ready()) + " events";
+        if (epoll_.num_ready() != 0)
+          return "clear_ready left " + std::to_string(epoll_.num_ready()) + " events";
         if (!closed_ && !epoll_.ready().empty()) return "clear_ready left events in ready()";
         return {};
       case OpKind::resize:
@@ -518,7 +544,8 @@ class Harness {
       return epoll_.num_ready() == 0 ? std::string() : to_string(op) + ": the ready set was not emptied";
     }
     if (epoll_.num_ready() != ready_before) return to_string(op) + ": a refused resize changed the ready set";
-    if (actual.kind == Outcome::invalid_argument && sizes.num_file_descrs >= 0 && sizes.max_ready_events > 0) {
+    if (actual.kind == Outcome::invalid_argument && sizes.num_file_descrs >= 0 &&
+        sizes.max_ready_events > 0) {
       bool named = false;
       for (auto it = table_.lower_bound(sizes.num_file_descrs); it != table_.end(); ++it) {
         named |= names_fd(actual.what, it->first);
@@ -545,9 +572,10 @@ class Harness {
       const std::size_t i = walked.size();
       walked.emplace_back(fd, flags);
       const std::string during = " during " + to_string(op);
-      const std::string f = (op.arg >> (i % 32)) & 1U
-                                ? check_remove("remove " + std::to_string(fd) + during, fd)
-                                : check_set("set " + std::to_string(op.fd) + during, op.fd, Flags::of_bits(op.flags));
+      const std::string f =
+          (op.arg >> (i % 32)) & 1U
+              ? check_remove("remove " + std::to_string(fd) + during, fd)
+              : check_set("set " + std::to_string(op.fd) + during, op.fd, Flags::of_bits(op.flags));
       if (failure.empty()) failure = f;
     });
     if (!failure.empty()) return failure;
@@ -580,7 +608,9 @@ class Harness {
 
   // What an eventfd is ready for: out always (its count never nears the
   // top here), in while its count is positive.
-  static Flags eventfd_readiness(const File& file) { return file.count > 0 ? Flags::in + Flags::out : Flags::out; }
+  static Flags eventfd_readiness(const File& file) {
+    return file.count > 0 ? Flags::in + Flags::out : Flags::out;
+  }
 
   // A wait cannot be predicted event by event for every kind of file, but
   // what it reports can be checked: only fds the kernel watches, only
@@ -594,13 +624,13 @@ class Harness {
     const WaitChoice choice = wait_timeout(op.arg);
     if (closed_) {
       const Outcome actual = run([&] { epoll_.wait(choice.timeout); });
-      return actual.kind == Outcome::logic_error ? std::string() : mismatch(op, Outcome{Outcome::logic_error, 0, {}}, actual);
+      return actual.kind == Outcome::logic_error ? std::string()
+                                                 : mismatch(op, Outcome{Outcome::logic_error, 0, {}}, actual);
     }
     bool must_be_ready = false;
     for (const auto& [key, entry] : kernel_) {
       if (!entry.disarmed && !entry.may_have_fired && entry.flags.do_intersect(Flags::out) &&
-          !entry.flags.do_intersect(Flags::et) &&
-          files_.at(key.first).kind == OpKind::open_eventfd) {
+          !entry.flags.do_intersect(Flags::et) && files_.at(key.first).kind == OpKind::open_eventfd) {
         must_be_ready = true;
       }
     }
@@ -616,7 +646,8 @@ class Harness {
     if (result == Epoll::WaitResult::interrupted) return context + "interrupted without a signal";
     if ((result == Epoll::WaitResult::ok) != (n > 0)) return context + "ok does not match the ready count";
     if (n > max_ready_events_) return context + "more than max_ready_events";
-    if (must_be_ready && n == 0) return context + "nothing, though a level-triggered eventfd is watched for out";
+    if (must_be_ready && n == 0)
+      return context + "nothing, though a level-triggered eventfd is watched for out";
     std::set<int> reported;
     std::set<int> seen;
     std::string failure;
@@ -631,13 +662,15 @@ class Harness {
       }
       if (entries.size() > 1) {
         // Two files under one number: which of them fired cannot be told.
-        for (const auto& e : entries) e->second.may_have_fired |= e->second.flags.do_intersect(Flags::oneshot);
+        for (const auto& e : entries)
+          e->second.may_have_fired |= e->second.flags.do_intersect(Flags::oneshot);
         return;
       }
       KernelEntry& entry = entries.front()->second;
       if (!seen.insert(fd).second) failure = event + " twice";
       if (entry.disarmed) failure = event + " fired again after oneshot";
-      const Flags allowed = (entry.flags & (Flags::in + Flags::out + Flags::pri + Flags::rdhup)) + Flags::err + Flags::hup;
+      const Flags allowed =
+          (entry.flags & (Flags::in + Flags::out + Flags::pri + Flags::rdhup)) + Flags::err + Flags::hup;
       if (!flags.is_subset(allowed)) {
         failure = event + " reported " + flags.to_string() + " but is watched for " + entry.flags.to_string();
       }
@@ -669,12 +702,14 @@ class Harness {
       const auto named = fds_.find(fd);
       if (named == fds_.end()) return "fd " + std::to_string(fd) + " was closed while in the set";
       if (named->second != entry.file) return "fd " + std::to_string(fd) + " now names another file";
-      if (kernel_.count({entry.file, fd}) == 0) return "fd " + std::to_string(fd) + " is not in the kernel's set";
+      if (kernel_.count({entry.file, fd}) == 0)
+        return "fd " + std::to_string(fd) + " is not in the kernel's set";
     }
     for (const auto& [key, entry] : kernel_) {
       const auto in_table = table_.find(key.second);
       if (in_table == table_.end() || in_table->second.file != key.first) {
-        return "the kernel watches fd " + std::to_string(key.second) + " (a closed or other file), the table does not";
+        return "the kernel watches fd " + std::to_string(key.second) +
+               " (a closed or other file), the table does not";
       }
     }
     return {};
@@ -701,31 +736,35 @@ class Harness {
     std::map<int, Flags> walked;
     std::string problem;
     epoll_.iter([&](int fd, Flags flags) {
-      if (!walked.emplace(fd, flags).second && problem.empty()) problem = "iter visited fd " + std::to_string(fd) + " twice";
+      if (!walked.emplace(fd, flags).second && problem.empty())
+        problem = "iter visited fd " + std::to_string(fd) + " twice";
     });
     if (!problem.empty()) return problem;
     for (const auto& [fd, flags] : walked) {
       const auto model = table_.find(fd);
-      if (model == table_.end()) return "iter visited fd " + std::to_string(fd) + ", which the model does not have";
+      if (model == table_.end())
+        return "iter visited fd " + std::to_string(fd) + ", which the model does not have";
       if (model->second.flags != flags) {
         return "iter gave fd " + std::to_string(fd) + " " + flags.to_string() + ", the model has " +
                model->second.flags.to_string();
       }
     }
-    if (walked.size() != table_.size()) return "iter visited " + std::to_string(walked.size()) + " fds of " + std::to_string(table_.size());
+    if (walked.size() != table_.size())
+      return "iter visited " + std::to_string(walked.size()) + " fds of " + std::to_string(table_.size());
     // find: every fd of the domain.
     for (int fd = 0; fd < domain_; ++fd) {
       const std::optional<Flags> found = epoll_.find(fd);
       if (found != table_flags(fd)) {
-        return "find(" + std::to_string(fd) + ") is " + (found ? found->to_string() : "nullopt") + ", the model has " +
-               (table_flags(fd) ? table_flags(fd)->to_string() : "nullopt");
+        return "find(" + std::to_string(fd) + ") is " + (found ? found->to_string() : "nullopt") +
+               ", the model has " + (table_flags(fd) ? table_flags(fd)->to_string() : "nullopt");
       }
     }
     if (steps_ % config_.kernel_check_every == 0) {
       ++kernel_checks_;
       const std::string expected = model_disagreement();
       const Outcome o = run([&] { epoll_.check_against_kernel(); });
-      if (expected.empty() && !(o == Outcome{})) return "check_against_kernel threw, but the model agrees: " + o.what;
+      if (expected.empty() && !(o == Outcome{}))
+        return "check_against_kernel threw, but the model agrees: " + o.what;
       if (!expected.empty() && o.kind != Outcome::logic_error) {
         return "check_against_kernel " + describe(o) + ", but the model has: " + expected;
       }
@@ -736,13 +775,13 @@ class Harness {
   Config config_;
   Epoll epoll_;
   bool closed_ = false;
-  std::set<int> foreign_;                          // fds open before the harness: never touched
-  std::map<int, int> fds_;                         // fd number -> file id
-  std::map<int, File> files_;                      // file id -> file
+  std::set<int> foreign_;      // fds open before the harness: never touched
+  std::map<int, int> fds_;     // fd number -> file id
+  std::map<int, File> files_;  // file id -> file
   int next_file_ = 1;
-  std::map<int, TableEntry> table_;                // what the Epoll's table must hold
+  std::map<int, TableEntry> table_;                    // what the Epoll's table must hold
   std::map<std::pair<int, int>, KernelEntry> kernel_;  // (file id, fd) -> the kernel's entry
-  int domain_;                                     // the Epoll's num_file_descrs, as resize left it
+  int domain_;                                         // the Epoll's num_file_descrs, as resize left it
   int max_ready_events_;
   long steps_ = 0;
   long kernel_checks_ = 0;
@@ -764,7 +803,8 @@ inline Op random_op(std::mt19937_64& rng, const Harness& harness) {
       return it->first;
     }
     if (r < 83 && harness.epoll_fd() >= 0) return harness.epoll_fd();
-    if (r < 97) return static_cast<int>(rng() % static_cast<unsigned>(std::max(harness.domain(), 32) + 6)) - 2;
+    if (r < 97)
+      return static_cast<int>(rng() % static_cast<unsigned>(std::max(harness.domain(), 32) + 6)) - 2;
     const int far[] = {INT_MIN, -1, INT_MAX, harness.domain(), 1 << 20};
     return far[rng() % std::size(far)];
   };
@@ -802,7 +842,8 @@ inline Op random_op(std::mt19937_64& rng, const Harness& harness) {
   } else if (r < 655) {
     op = {OpKind::resize, 0, 0, static_cast<std::uint32_t>(rng())};
   } else if (r < 760) {
-    const OpKind opens[] = {OpKind::open_pipe, OpKind::open_socketpair, OpKind::open_eventfd, OpKind::open_memfd};
+    const OpKind opens[] = {OpKind::open_pipe, OpKind::open_socketpair, OpKind::open_eventfd,
+                            OpKind::open_memfd};
     op = {opens[rng() % 4]};
   } else if (r < 840) {
     op = {OpKind::close_fd, pick_fd()};
@@ -835,14 +876,16 @@ inline std::string replay(const std::vector<Op>& ops, const Config& config) {
 // Shrinks a sequence for which `fails` holds by delta debugging (Zeller's
 // ddmin): removes chunks, of halving size, for as long as the rest still
 // fails. The result fails, and removing any one operation from it would not.
-inline std::vector<Op> shrink_with(std::vector<Op> ops, const std::function<bool(const std::vector<Op>&)>& fails) {
+inline std::vector<Op> shrink_with(std::vector<Op> ops,
+                                   const std::function<bool(const std::vector<Op>&)>& fails) {
   std::size_t chunks = 2;
   while (ops.size() >= 2) {
     const std::size_t chunk = (ops.size() + chunks - 1) / chunks;
     bool reduced = false;
     for (std::size_t start = 0; start < ops.size(); start += chunk) {
       std::vector<Op> rest(ops.begin(), ops.begin() + static_cast<long>(start));
-      rest.insert(rest.end(), ops.begin() + static_cast<long>(std::min(ops.size(), start + chunk)), ops.end());
+      rest.insert(rest.end(), ops.begin() + static_cast<long>(std::min(ops.size(), start + chunk)),
+                  ops.end());
       if (fails(rest)) {
         ops = std::move(rest);
         chunks = std::max<std::size_t>(chunks - 1, 2);
@@ -860,7 +903,8 @@ inline std::vector<Op> shrink_with(std::vector<Op> ops, const std::function<bool
 
 // Shrinks a sequence that disagrees with the model when replayed.
 inline std::vector<Op> shrink(const std::vector<Op>& ops, const Config& config) {
-  return shrink_with(ops, [&](const std::vector<Op>& candidate) { return !replay(candidate, config).empty(); });
+  return shrink_with(ops,
+                     [&](const std::vector<Op>& candidate) { return !replay(candidate, config).empty(); });
 }
 
 }  // namespace linux_ext::model

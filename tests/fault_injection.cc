@@ -9,9 +9,9 @@ namespace linux_ext::testing {
 namespace {
 
 struct Plan {
-  long calls = 0;      // calls counted since the last reset
-  long fail_from = 0;  // first call number to fail; 0 for none
-  long fail_until = 0; // last call number to fail; < 0 for no end
+  long calls = 0;       // calls counted since the last reset
+  long fail_from = 0;   // first call number to fail; 0 for none
+  long fail_until = 0;  // last call number to fail; < 0 for no end
   int error = 0;
 };
 
@@ -23,18 +23,30 @@ Plan& plan(Syscall id) noexcept { return plans[static_cast<std::size_t>(id)]; }
 
 const char* name(Syscall id) noexcept {
   switch (id) {
-    case Syscall::epoll_create1: return "epoll_create1";
-    case Syscall::epoll_ctl: return "epoll_ctl";
-    case Syscall::epoll_wait: return "epoll_wait";
-    case Syscall::epoll_pwait: return "epoll_pwait";
-    case Syscall::epoll_pwait2: return "epoll_pwait2";
-    case Syscall::close: return "close";
-    case Syscall::clock_gettime: return "clock_gettime";
-    case Syscall::kcmp: return "kcmp";
-    case Syscall::fstat: return "fstat";
-    case Syscall::open: return "open";
-    case Syscall::read: return "read";
-    case Syscall::calloc: return "calloc";
+    case Syscall::epoll_create1:
+      return "epoll_create1";
+    case Syscall::epoll_ctl:
+      return "epoll_ctl";
+    case Syscall::epoll_wait:
+      return "epoll_wait";
+    case Syscall::epoll_pwait:
+      return "epoll_pwait";
+    case Syscall::epoll_pwait2:
+      return "epoll_pwait2";
+    case Syscall::close:
+      return "close";
+    case Syscall::clock_gettime:
+      return "clock_gettime";
+    case Syscall::kcmp:
+      return "kcmp";
+    case Syscall::fstat:
+      return "fstat";
+    case Syscall::open:
+      return "open";
+    case Syscall::read:
+      return "read";
+    case Syscall::calloc:
+      return "calloc";
   }
   return "?";
 }

@@ -6,6 +6,8 @@
 // that the object stays usable; for EINTR, that waits go on for the time
 // that is left, and for ENOSYS from epoll_pwait2, the millisecond fallback.
 
+#include "fault_injection.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,7 +19,6 @@
 #include <system_error>
 #include <vector>
 
-#include "fault_injection.h"
 #include "test_util.h"
 
 namespace linux_ext::test {
@@ -315,7 +316,8 @@ TEST_F(FaultTest, EintrKeepsTheDeadlineOfWait) {
     EXPECT_GE(time_of([&] { EXPECT_EQ(do_wait(ep, c, span), WaitResult::timeout); }), span)
         << "a timed wait never ends early";
     EXPECT_EQ(ep.num_ready(), 0);
-    if (c.call == Syscall::epoll_pwait2 && !kernel_has_epoll_pwait2()) continue;  // the fallback counts otherwise
+    if (c.call == Syscall::epoll_pwait2 && !kernel_has_epoll_pwait2())
+      continue;  // the fallback counts otherwise
     EXPECT_EQ(fi::count(c.call), kInterruptions + 1);
     EXPECT_EQ(fi::count(Syscall::clock_gettime), kInterruptions + 1);
   }
@@ -378,7 +380,8 @@ TEST_F(FaultTest, AFailingWaitThrowsNamingItselfWithTheReadySetEmpty) {
       {Syscall::clock_gettime, EFAULT, "pwait", [&] { return ep.pwait(Timeout::after_precise(1s), mask); }},
   };
   for (const Case& c : cases) {
-    SCOPED_TRACE(std::string(c.operation) + " with " + fi::name(c.call) + " failing with " + errno_name(c.error));
+    SCOPED_TRACE(std::string(c.operation) + " with " + fi::name(c.call) + " failing with " +
+                 errno_name(c.error));
     if (c.call == Syscall::epoll_pwait2 && !kernel_has_epoll_pwait2()) continue;
     ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
     ASSERT_EQ(ep.num_ready(), 1);

@@ -151,7 +151,8 @@ TEST(FlagsTest, ToStringOrdersNamesAsTheContractSays) {
 TEST(FlagsTest, ToStringOfUnrecognizedBits) {
   EXPECT_EQ((Flags::in + Flags::of_bits(0x40)).to_string(), "((in) (unrecognized_bits 0x40))");
   EXPECT_EQ(Flags::of_bits(0x800).to_string(), "(() (unrecognized_bits 0x800))");
-  EXPECT_EQ((Flags::in + Flags::out + Flags::of_bits(0x840)).to_string(), "((in out) (unrecognized_bits 0x840))");
+  EXPECT_EQ((Flags::in + Flags::out + Flags::of_bits(0x840)).to_string(),
+            "((in out) (unrecognized_bits 0x840))");
   // Lowercase hex, no padding.
   EXPECT_EQ(Flags::of_bits(0xa00c0).to_string(), "(() (unrecognized_bits 0xa00c0))");
   EXPECT_EQ(Flags::of_bits(0xffffffffU).to_string(),
@@ -159,7 +160,8 @@ TEST(FlagsTest, ToStringOfUnrecognizedBits) {
 }
 
 TEST(FlagsTest, StreamOperatorPrintsToString) {
-  for (const Flags f : {Flags::none, Flags::in + Flags::out, Flags::of_bits(0x840), Flags::in + Flags::of_bits(0x40)}) {
+  for (const Flags f :
+       {Flags::none, Flags::in + Flags::out, Flags::of_bits(0x840), Flags::in + Flags::of_bits(0x40)}) {
     std::ostringstream out;
     out << f;
     EXPECT_EQ(out.str(), f.to_string());
@@ -200,7 +202,8 @@ TEST(FlagsTest, OfSexpTakesAnyWhitespaceOrderAndRepetition) {
   expect_parses("\t(\n in\r\n  out   et\t)\n", Flags::in + Flags::out + Flags::et);
   expect_parses("(exclusive wakeup rdhup oneshot et hup err pri out in)", Flags::none.complement());
   expect_parses("((in)(unrecognized_bits 0x40))", Flags::in + Flags::of_bits(0x40));
-  expect_parses(" ( ( out in out ) ( unrecognized_bits   0x40 ) ) ", Flags::in + Flags::out + Flags::of_bits(0x40));
+  expect_parses(" ( ( out in out ) ( unrecognized_bits   0x40 ) ) ",
+                Flags::in + Flags::out + Flags::of_bits(0x40));
   expect_parses("(() (unrecognized_bits 0x800))", Flags::of_bits(0x800));
   expect_parses("(()(unrecognized_bits 0x800))", Flags::of_bits(0x800));
 }

@@ -70,7 +70,11 @@ struct Figures {
 class Clients {
  public:
   Clients(sockaddr_in server, long concurrent, long total, std::uint64_t seed)
-      : server_(server), concurrent_(concurrent), total_(total), rng_(seed), conns_(kMaxFds),
+      : server_(server),
+        concurrent_(concurrent),
+        total_(total),
+        rng_(seed),
+        conns_(kMaxFds),
         ep_(Epoll::create(kMaxFds, 256).value()) {}
 
   // Runs to the end; returns "" or what went wrong.
@@ -81,7 +85,8 @@ class Clients {
       if (!failure_.empty()) return failure_;
       if (ep_.wait(Timeout::after(std::chrono::seconds(1))) == WaitResult::timeout) {
         // A hang guard, not a time limit: a minute without any event.
-        if (++idle_waits == 60) return "no event for a minute with " + std::to_string(live_) + " connections open";
+        if (++idle_waits == 60)
+          return "no event for a minute with " + std::to_string(live_) + " connections open";
         continue;
       }
       idle_waits = 0;
@@ -118,11 +123,18 @@ class Clients {
     while (live_ < concurrent_ && opened_ < total_) {
       const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
-      if (::connect(fd, reinterpret_cast<const sockaddr*>(&server_), sizeof server_) != 0 && errno != EINPROGRESS) {
+      if (::connect(fd, reinterpret_cast<const sockaddr*>(&server_), sizeof server_) != 0 &&
+          errno != EINPROGRESS) {
         return fail(std::string("connect: ") + std::strerror(errno));
       }
       Conn& c = conns_[static_cast<std::size_t>(fd)];
-      c = Conn{static_cast<std::uint32_t>(opened_), 0, 1 + static_cast<int>(rng_() % 3), random_length(), 0, 0, false};
+      c = Conn{static_cast<std::uint32_t>(opened_),
+               0,
+               1 + static_cast<int>(rng_() % 3),
+               random_length(),
+               0,
+               0,
+               false};
       ep_.set(fd, Flags::out);
       ++opened_;
       peak_ = std::max(peak_, ++live_);
@@ -182,7 +194,8 @@ class Clients {
       }
       if (r == 0) return fail("connection " + std::to_string(c.id) + " closed by the server mid-message");
       for (ssize_t i = 0; i < r; ++i) {
-        if (c.received >= c.sent || static_cast<std::uint8_t>(buffer[i]) != pattern(c.id, c.message, c.received)) {
+        if (c.received >= c.sent ||
+            static_cast<std::uint8_t>(buffer[i]) != pattern(c.id, c.message, c.received)) {
           return fail("connection " + std::to_string(c.id) + ", message " + std::to_string(c.message) +
                       ": wrong or extra byte at offset " + std::to_string(c.received));
         }
@@ -229,7 +242,10 @@ enum class Style { level, edge };
 class EchoServer {
  public:
   EchoServer(Style style, int listener, int control)
-      : style_(style), listener_(listener), control_(control), pending_(kMaxFds),
+      : style_(style),
+        listener_(listener),
+        control_(control),
+        pending_(kMaxFds),
         ep_(Epoll::create(kMaxFds, 256).value()) {
     const Flags edge = style_ == Style::edge ? Flags::et : Flags::none;
     ep_.set(listener_, Flags::in + edge);
@@ -271,7 +287,8 @@ class EchoServer {
   void read_report() {
     char buffer[256];
     const ssize_t n = ::read(control_, buffer, sizeof buffer);
-    report_ = n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "fail clients ended without a report";
+    report_ =
+        n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "fail clients ended without a report";
     ep_.remove(control_);
   }
 
@@ -401,8 +418,8 @@ TEST_P(LoadTest, ManyConnectionsEchoEveryByte) {
     }
     std::ostringstream report;
     if (failure.empty()) {
-      report << "ok " << figures.connections << ' ' << figures.bytes_sent << ' ' << figures.bytes_received << ' '
-             << figures.peak;
+      report << "ok " << figures.connections << ' ' << figures.bytes_sent << ' ' << figures.bytes_received
+             << ' ' << figures.peak;
     } else {
       report << "fail " << failure;
     }
@@ -421,8 +438,8 @@ TEST_P(LoadTest, ManyConnectionsEchoEveryByte) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
   Figures clients;
-  std::istringstream(report.substr(3)) >> clients.connections >> clients.bytes_sent >> clients.bytes_received >>
-      clients.peak;
+  std::istringstream(report.substr(3)) >> clients.connections >> clients.bytes_sent >>
+      clients.bytes_received >> clients.peak;
   // Every connection made it; the server echoed exactly what was sent, and
   // the clients got all of it back (each byte checked on arrival).
   EXPECT_EQ(clients.connections, total);
@@ -436,13 +453,15 @@ TEST_P(LoadTest, ManyConnectionsEchoEveryByte) {
   EXPECT_EQ(server.epoll().size(), 1U);
   server.epoll().check_against_kernel();
   server.epoll().invariant();
-  std::printf("load %s: %ld connections (peak %ld server-side, %ld client-side), %ld bytes each way, all checked\n",
-              style == Style::level ? "level-triggered" : "edge-triggered", clients.connections, server.peak(),
-              clients.peak, clients.bytes_sent);
+  std::printf(
+      "load %s: %ld connections (peak %ld server-side, %ld client-side), %ld bytes each way, all checked\n",
+      style == Style::level ? "level-triggered" : "edge-triggered", clients.connections, server.peak(),
+      clients.peak, clients.bytes_sent);
 }
 
-INSTANTIATE_TEST_SUITE_P(Styles, LoadTest, ::testing::Values(Style::level, Style::edge),
-                         [](const auto& p) { return std::string(p.param == Style::level ? "LevelTriggered" : "EdgeTriggered"); });
+INSTANTIATE_TEST_SUITE_P(Styles, LoadTest, ::testing::Values(Style::level, Style::edge), [](const auto& p) {
+  return std::string(p.param == Style::level ? "LevelTriggered" : "EdgeTriggered");
+});
 
 }  // namespace
 }  // namespace linux_ext::test

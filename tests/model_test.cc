@@ -79,9 +79,10 @@ TEST_P(ModelTest, EpollAgreesWithModelAndKernel) {
     if (HasFailure()) break;
   }
   // One line per shard, summed by docs/reliability.md's command.
-  std::printf("model shard %d: %ld seeds (from %d000000), %ld operations, %ld kernel checks\n", shard, seeds_done,
-              shard, ops_done, kernel_checks);
-  for (const auto& [name, n] : outcomes) std::printf("model shard %d outcome: %s %ld\n", shard, name.c_str(), n);
+  std::printf("model shard %d: %ld seeds (from %d000000), %ld operations, %ld kernel checks\n", shard,
+              seeds_done, shard, ops_done, kernel_checks);
+  for (const auto& [name, n] : outcomes)
+    std::printf("model shard %d outcome: %s %ld\n", shard, name.c_str(), n);
   if (only < 0) {
     EXPECT_EQ(ops_done, seeds * num_ops) << "every seed runs its operations";
   }

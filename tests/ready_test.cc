@@ -107,7 +107,8 @@ TEST(ReadyTest, RangeIsARandomAccessRangeOfReadyEvents) {
     EXPECT_EQ(event.flags, walked[i].second);
     EXPECT_EQ(range.begin()[static_cast<std::ptrdiff_t>(i)].fd, walked[i].first);
   }
-  const auto it = std::find_if(range.begin(), range.end(), [&](Epoll::ReadyEvent e) { return e.fd == b.get(); });
+  const auto it =
+      std::find_if(range.begin(), range.end(), [&](Epoll::ReadyEvent e) { return e.fd == b.get(); });
   ASSERT_NE(it, range.end());
   EXPECT_EQ((*it).flags, Flags::in + Flags::out);
 }

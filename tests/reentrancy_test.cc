@@ -17,9 +17,12 @@ enum class ReadyWalk { iter_ready, fold_ready, range };
 
 std::string name_of(const ::testing::TestParamInfo<ReadyWalk>& info) {
   switch (info.param) {
-    case ReadyWalk::iter_ready: return "IterReady";
-    case ReadyWalk::fold_ready: return "FoldReady";
-    case ReadyWalk::range: return "Range";
+    case ReadyWalk::iter_ready:
+      return "IterReady";
+    case ReadyWalk::fold_ready:
+      return "FoldReady";
+    case ReadyWalk::range:
+      return "Range";
   }
   return "?";
 }
@@ -218,7 +221,8 @@ TEST_P(ReadySetTest, AThrowingCallbackLeavesNoWalkBehind) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Walks, ReadySetTest,
-                         ::testing::Values(ReadyWalk::iter_ready, ReadyWalk::fold_ready, ReadyWalk::range), name_of);
+                         ::testing::Values(ReadyWalk::iter_ready, ReadyWalk::fold_ready, ReadyWalk::range),
+                         name_of);
 
 // A range kept outside a loop.
 
@@ -335,7 +339,8 @@ TEST_P(TableSetTest, RemovingFdsNotVisitedYetSkipsThemAndVisitsTheRestOnce) {
       }
     }
   });
-  // `walk` checked that each fd visited was in the table then. Every fd is either visited or was removed before its turn.
+  // `walk` checked that each fd visited was in the table then. Every fd is either visited or was removed
+  // before its turn.
   std::set<int> seen(visited.begin(), visited.end());
   for (const Fd& fd : fds_) {
     EXPECT_TRUE(seen.count(fd.get()) != 0 || removed.count(fd.get()) != 0) << "fd " << fd.get() << " lost";
@@ -437,7 +442,8 @@ TEST_P(TableSetTest, WaitingDuringAWalkOfTheTableLetsItGoOn) {
   EXPECT_EQ(ep_.num_ready(), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Walks, TableSetTest, ::testing::Values(TableWalk::iter, TableWalk::fold), table_walk_name);
+INSTANTIATE_TEST_SUITE_P(Walks, TableSetTest, ::testing::Values(TableWalk::iter, TableWalk::fold),
+                         table_walk_name);
 
 }  // namespace
 }  // namespace linux_ext::test

@@ -18,8 +18,9 @@ std::string printed(const Epoll& ep) {
 
 TEST(SexpTest, EmptySet) {
   Epoll ep = make_epoll(1024, 256);
-  const std::string expected = "((epollfd " + std::to_string(ep.fd()) +
-                               ") (flags_by_fd ()) (max_ready_events 256) (num_ready_events 0) (ready_events ()))";
+  const std::string expected =
+      "((epollfd " + std::to_string(ep.fd()) +
+      ") (flags_by_fd ()) (max_ready_events 256) (num_ready_events 0) (ready_events ()))";
   EXPECT_EQ(ep.to_sexp(), expected);
   EXPECT_EQ(printed(ep), expected);
 }
@@ -44,7 +45,8 @@ TEST(SexpTest, TheContractsExampleShape) {
         std::string events;
         for (auto [fd, flags] : ep.ready()) {
           if (!events.empty()) events += ' ';
-          events += "((file_descr " + std::to_string(fd) + ") (flags " + (fd == low ? "(in)" : "(out)") + "))";
+          events +=
+              "((file_descr " + std::to_string(fd) + ") (flags " + (fd == low ? "(in)" : "(out)") + "))";
         }
         return events;
       }() +
@@ -103,7 +105,8 @@ TEST(SexpTest, UnrecognizedBitsAndClearedReadySet) {
   ep.set(e.get(), Flags::in + Flags::et);
   ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
   ep.clear_ready();
-  EXPECT_EQ(ep.to_sexp(), "((epollfd " + std::to_string(ep.fd()) + ") (flags_by_fd ((" + std::to_string(e.get()) +
+  EXPECT_EQ(ep.to_sexp(), "((epollfd " + std::to_string(ep.fd()) + ") (flags_by_fd ((" +
+                              std::to_string(e.get()) +
                               " (in et)))) (max_ready_events 3) (num_ready_events 0) (ready_events ()))");
 }
 

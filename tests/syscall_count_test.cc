@@ -133,8 +133,8 @@ TEST(SyscallCountTest, UnchangedLevelTriggeredSetSkipsTheKernelEvenForAReusedNum
 TEST(SyscallCountTest, UnchangedEdgeTriggeredOrOneshotSetStillRearms) {
   Epoll ep = make_epoll();
   Fd a = make_eventfd();
-  for (const Flags flags : {Flags::in + Flags::et, Flags::in + Flags::oneshot, Flags::in + Flags::et + Flags::oneshot,
-                            Flags::et, Flags::oneshot}) {
+  for (const Flags flags : {Flags::in + Flags::et, Flags::in + Flags::oneshot,
+                            Flags::in + Flags::et + Flags::oneshot, Flags::et, Flags::oneshot}) {
     SCOPED_TRACE(flags.to_string());
     ep.set(a.get(), flags);
     SyscallCounter counter;
@@ -217,8 +217,9 @@ TEST(SyscallCountTest, TimedWaitIsOneEpollWaitAndOneClockRead) {
     expect_calls(counter, {{Syscall::epoll_wait, 1}, {Syscall::clock_gettime, 1}});
   }
   poke(a.get());
-  for (const auto span : {std::chrono::nanoseconds(1ms), std::chrono::nanoseconds(std::chrono::hours(24 * 365)),
-                          std::chrono::nanoseconds::max()}) {
+  for (const auto span :
+       {std::chrono::nanoseconds(1ms), std::chrono::nanoseconds(std::chrono::hours(24 * 365)),
+        std::chrono::nanoseconds::max()}) {
     SyscallCounter counter;
     EXPECT_EQ(ep.wait_timeout_after(span), WaitResult::ok);
     expect_calls(counter, {{Syscall::epoll_wait, 1}, {Syscall::clock_gettime, 1}});

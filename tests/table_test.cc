@@ -63,7 +63,7 @@ TEST(TableTest, SetUsesAddForANewFdAndModForAKnownOne) {
   ep.set(b.get(), Flags::in);
   ASSERT_EQ(::epoll_ctl(ep.fd(), EPOLL_CTL_DEL, b.get(), nullptr), 0);
   EXPECT_EQ(errno_thrown([&] { ep.set(b.get(), Flags::out); }), ENOENT);  // it used MOD
-  EXPECT_EQ(ep.find(b.get()), Flags::in);  // unchanged after the refusal
+  EXPECT_EQ(ep.find(b.get()), Flags::in);                                 // unchanged after the refusal
 }
 
 TEST(TableTest, FindReportsPresenceAndFindExnThrowsForAbsent) {
@@ -243,7 +243,8 @@ TEST(TableTest, KernelRefusingAnAddLeavesTheFdAbsent) {
   // exclusive does not combine with oneshot: the kernel refuses the ADD.
   Epoll ep = make_epoll();
   Fd a = make_eventfd();
-  expect_refused_and_unchanged(ep, EINVAL, [&] { ep.set(a.get(), Flags::in + Flags::exclusive + Flags::oneshot); });
+  expect_refused_and_unchanged(ep, EINVAL,
+                               [&] { ep.set(a.get(), Flags::in + Flags::exclusive + Flags::oneshot); });
   EXPECT_EQ(ep.find(a.get()), std::nullopt);
   EXPECT_EQ(ep.size(), 0U);
 }
@@ -341,7 +342,8 @@ TEST(ResizeTest, GrowAndShrinkKeepTheSetAndEmptyTheReadySet) {
     expect_consistent(ep);
     // The next wait returns what the new buffer holds.
     ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
-    EXPECT_EQ(ep.num_ready(), std::min(max_ready_events, static_cast<int>(table.size()) - 1));  // all but the pipe
+    EXPECT_EQ(ep.num_ready(),
+              std::min(max_ready_events, static_cast<int>(table.size()) - 1));  // all but the pipe
   };
 
   resize(4096, 2);  // grow the domain, shrink the buffer
@@ -408,7 +410,8 @@ TEST(ResizeTest, SizesThatCreateRefusesAreRefused) {
       {64, INT_MAX, "max_ready_events", INT_MAX},
   };
   for (const auto& c : cases) {
-    SCOPED_TRACE("resize(" + std::to_string(c.num_file_descrs) + ", " + std::to_string(c.max_ready_events) + ")");
+    SCOPED_TRACE("resize(" + std::to_string(c.num_file_descrs) + ", " + std::to_string(c.max_ready_events) +
+                 ")");
     const std::string what =
         what_thrown<std::invalid_argument>([&] { ep.resize(c.num_file_descrs, c.max_ready_events); });
     EXPECT_EQ(what.rfind("Epoll::resize: ", 0), 0U) << what;

@@ -6,6 +6,7 @@
 #define LINUX_EXT_TESTS_TEST_UTIL_H_
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -31,8 +32,6 @@
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "linux_ext/epoll.h"
 
@@ -199,8 +198,8 @@ inline std::vector<std::pair<int, Flags>> table_of(const Epoll& ep) {
   std::vector<std::pair<int, Flags>> table;
   ep.iter([&](int fd, Flags flags) { table.emplace_back(fd, flags); });
   std::sort(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  const auto twice =
-      std::adjacent_find(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.first == b.first; });
+  const auto twice = std::adjacent_find(table.begin(), table.end(),
+                                        [](const auto& a, const auto& b) { return a.first == b.first; });
   if (twice != table.end()) ADD_FAILURE() << "iter visited fd " << twice->first << " twice";
   return table;
 }
@@ -311,8 +310,8 @@ struct Snapshot {
   bool operator==(const Snapshot&) const = default;
 
   friend std::ostream& operator<<(std::ostream& out, const Snapshot& s) {
-    out << "epoll fd " << s.epoll_fd << ", sizes " << s.num_file_descrs << "/" << s.max_ready_events << ", size "
-        << s.size << ", table {";
+    out << "epoll fd " << s.epoll_fd << ", sizes " << s.num_file_descrs << "/" << s.max_ready_events
+        << ", size " << s.size << ", table {";
     for (const auto& [fd, flags] : s.table) out << " " << fd << " " << flags;
     out << " }, num_ready " << s.num_ready << ", ready {";
     for (const auto& [fd, flags] : s.ready) out << " " << fd << " " << flags;
@@ -378,7 +377,8 @@ class SyscallCounter {
   long total() const {
     long sum = 0;
     for (int i = 0; i < detail::kNumSyscalls; ++i) {
-      if (const auto id = static_cast<testing::Syscall>(i); id != testing::Syscall::calloc) sum += testing::count(id);
+      if (const auto id = static_cast<testing::Syscall>(i); id != testing::Syscall::calloc)
+        sum += testing::count(id);
     }
     return sum;
   }

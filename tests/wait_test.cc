@@ -83,7 +83,8 @@ TEST(WaitTest, NonPositiveSpansPoll) {
   Epoll ep = make_epoll();
   Fd efd = make_eventfd();
   ep.set(efd.get(), Flags::in);
-  for (const nanoseconds span : {nanoseconds(0), nanoseconds(-1), nanoseconds(-3600'000'000'000LL), nanoseconds::min()}) {
+  for (const nanoseconds span :
+       {nanoseconds(0), nanoseconds(-1), nanoseconds(-3600'000'000'000LL), nanoseconds::min()}) {
     EXPECT_EQ(ep.wait(Timeout::after(span)), WaitResult::timeout);
     EXPECT_EQ(ep.wait(Timeout::after_precise(span)), WaitResult::timeout);
     EXPECT_EQ(ep.wait_timeout_after(span), WaitResult::timeout);
@@ -115,9 +116,9 @@ TEST(WaitTest, TimedWaitsNeverReturnEarly) {
   sigset_t mask;
   pthread_sigmask(SIG_SETMASK, nullptr, &mask);
   for (int round = 0; round < 3; ++round) {
-    for (const nanoseconds span : {nanoseconds(1), nanoseconds(50'000), nanoseconds(100'000), nanoseconds(500'000),
-                                   nanoseconds(999'999), nanoseconds(1'000'000), nanoseconds(1'500'000),
-                                   nanoseconds(3'000'001), nanoseconds(7'300'000)}) {
+    for (const nanoseconds span : {nanoseconds(1), nanoseconds(50'000), nanoseconds(100'000),
+                                   nanoseconds(500'000), nanoseconds(999'999), nanoseconds(1'000'000),
+                                   nanoseconds(1'500'000), nanoseconds(3'000'001), nanoseconds(7'300'000)}) {
       SCOPED_TRACE(span.count());
       for (const Timeout timeout : {Timeout::after(span), Timeout::after_precise(span)}) {
         EXPECT_GE(time_of([&] { EXPECT_EQ(ep.wait(timeout), WaitResult::timeout); }), span);
@@ -142,7 +143,7 @@ TEST(WaitTest, HugeSpansAreClampedNotWrapped) {
   const nanoseconds spans[] = {
       std::chrono::hours(5),
       std::chrono::hours(24 * 365 * 100),
-      std::chrono::milliseconds((1LL << 32) + 1),   // the low 32 bits are 1 ms
+      std::chrono::milliseconds((1LL << 32) + 1),  // the low 32 bits are 1 ms
       std::chrono::milliseconds(INT_MAX) + 1ms,
       nanoseconds::max(),
   };
@@ -276,7 +277,8 @@ TEST(PwaitTest, ReportsReadyFdsLikeWait) {
   ep.set(efd.get(), Flags::in);
   sigset_t mask;
   sigemptyset(&mask);
-  for (const Timeout timeout : {Timeout::never(), Timeout::immediately(), Timeout::after(1s), Timeout::after_precise(1s)}) {
+  for (const Timeout timeout :
+       {Timeout::never(), Timeout::immediately(), Timeout::after(1s), Timeout::after_precise(1s)}) {
     EXPECT_EQ(ep.pwait(timeout, mask), WaitResult::ok);
     expect_ready(ep, {{efd.get(), Flags::in}});
   }
@@ -423,7 +425,8 @@ TEST(WaitTest, AFailingWaitThrowsWithTheReadySetEmpty) {
   ASSERT_EQ(::dup2(efd.get(), ep.fd()), ep.fd());  // the Epoll closes this dup at the end
   sigset_t mask;
   sigemptyset(&mask);
-  for (const Timeout timeout : {Timeout::immediately(), Timeout::never(), Timeout::after(1s), Timeout::after_precise(1s)}) {
+  for (const Timeout timeout :
+       {Timeout::immediately(), Timeout::never(), Timeout::after(1s), Timeout::after_precise(1s)}) {
     EXPECT_EQ(errno_thrown([&] { (void)ep.wait(timeout); }), EINVAL);
     EXPECT_EQ(ep.num_ready(), 0);
     EXPECT_EQ(errno_thrown([&] { (void)ep.pwait(timeout, mask); }), EINVAL);

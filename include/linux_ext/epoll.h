@@ -79,10 +79,10 @@ namespace linux_ext {
 // destructor closes the instance. See the file comment for the model.
 class Epoll {
  public:
-  class Flags;       // a set of epoll event bits, below
-  class Timeout;     // how long `wait` may block, below
-  struct ReadyEvent; // one event of the ready set, below
-  class ReadyRange;  // the ready set as a range, below
+  class Flags;        // a set of epoll event bits, below
+  class Timeout;      // how long `wait` may block, below
+  struct ReadyEvent;  // one event of the ready set, below
+  class ReadyRange;   // the ready set as a range, below
 
   // What `wait` saw: at least one event (`ok`), the timeout passed with no
   // event (`timeout`), or a signal arrived during `pwait` (`interrupted`).
@@ -277,8 +277,8 @@ class Epoll {
   void clear_ready() noexcept { num_ready_ = 0; }
 
   // The whole object as one line: `Closed`, or
-  // `((epollfd 3) (flags_by_fd ((5 (in)) (6 (in out)))) (max_ready_events 256) (num_ready_events 1) (ready_events (((file_descr 5) (flags (in))))))`
-  // with the table in ascending fd order. Allocates.
+  // `((epollfd 3) (flags_by_fd ((5 (in)) (6 (in out)))) (max_ready_events 256) (num_ready_events 1)
+  // (ready_events (((file_descr 5) (flags (in))))))` with the table in ascending fd order. Allocates.
   std::string to_sexp() const;
 
  private:
@@ -303,7 +303,8 @@ class Epoll {
   // The checks before a change to the kernel's set: `check_fd` and
   // `check_owner`, in one comparison (see `domain_`).
   void check_change(int fd, const char* operation) const {
-    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(domain_)) [[unlikely]] refuse_change(fd, operation);
+    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(domain_)) [[unlikely]]
+      refuse_change(fd, operation);
   }
   [[noreturn]] void refuse_change(int fd, const char* operation) const;
   [[noreturn]] void throw_exclusive_on_modify(int fd, Flags flags) const;
@@ -326,7 +327,8 @@ class Epoll {
   // for a wait that starts now, or (`started_ns >= 0`) one whose first
   // epoll_wait, begun then on the monotonic clock, ended early (a signal,
   // or a span longer than epoll_wait takes).
-  WaitResult wait_with(const char* operation, Timeout timeout, const sigset_t* mask, std::int64_t started_ns = -1);
+  WaitResult wait_with(const char* operation, Timeout timeout, const sigset_t* mask,
+                       std::int64_t started_ns = -1);
   // Throws the errno of a failed `call` (epoll_wait, ...) of `operation`.
   [[noreturn]] void throw_wait_error(const char* operation, const char* call, int error) const;
   // Stops every walk in progress (for `close`, moves, `resize`).
@@ -484,7 +486,9 @@ class Epoll::Timeout {
   enum class Kind : std::uint8_t { never, immediately, millis, nanos };
   constexpr Timeout(Kind kind, std::int64_t span_ns) noexcept
       : kind_(kind),
-        millis_(kind == Kind::never ? -1 : kind == Kind::immediately ? 0 : millis_of(span_ns)),
+        millis_(kind == Kind::never         ? -1
+                : kind == Kind::immediately ? 0
+                                            : millis_of(span_ns)),
         span_ns_(span_ns) {}
   // The one mapping from a positive span to epoll_wait's timeout: whole
   // milliseconds rounded up, cut to INT_MAX (whatever is left is waited for
@@ -495,7 +499,9 @@ class Epoll::Timeout {
                                             : static_cast<int>((span_ns + 999'999) / 1'000'000);
   }
   // Whether the span is longer than one epoll_wait takes.
-  constexpr bool is_cut() const noexcept { return millis_ == 2'147'483'647 && span_ns_ > millis_ * std::int64_t{1'000'000}; }
+  constexpr bool is_cut() const noexcept {
+    return millis_ == 2'147'483'647 && span_ns_ > millis_ * std::int64_t{1'000'000};
+  }
 
   Kind kind_;
   int millis_;            // epoll_wait's timeout
@@ -540,12 +546,32 @@ class Epoll::ReadyRange {
     ReadyEvent operator*() const noexcept { return {event_->data.fd, Flags::of_bits(event_->events)}; }
     pointer operator->() const noexcept { return pointer{**this}; }
     ReadyEvent operator[](difference_type n) const noexcept { return *(*this + n); }
-    iterator& operator++() noexcept { ++event_; return *this; }
-    iterator operator++(int) noexcept { iterator old = *this; ++event_; return old; }
-    iterator& operator--() noexcept { --event_; return *this; }
-    iterator operator--(int) noexcept { iterator old = *this; --event_; return old; }
-    iterator& operator+=(difference_type n) noexcept { event_ += n; return *this; }
-    iterator& operator-=(difference_type n) noexcept { event_ -= n; return *this; }
+    iterator& operator++() noexcept {
+      ++event_;
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator old = *this;
+      ++event_;
+      return old;
+    }
+    iterator& operator--() noexcept {
+      --event_;
+      return *this;
+    }
+    iterator operator--(int) noexcept {
+      iterator old = *this;
+      --event_;
+      return old;
+    }
+    iterator& operator+=(difference_type n) noexcept {
+      event_ += n;
+      return *this;
+    }
+    iterator& operator-=(difference_type n) noexcept {
+      event_ -= n;
+      return *this;
+    }
     friend iterator operator+(iterator it, difference_type n) noexcept { return it += n; }
     friend iterator operator+(difference_type n, iterator it) noexcept { return it += n; }
     friend iterator operator-(iterator it, difference_type n) noexcept { return it -= n; }

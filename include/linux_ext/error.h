@@ -53,9 +53,11 @@ template <class T>
 class OrError {
  public:
   // Holds a value.
-  OrError(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  OrError(T value)
+      : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
   // Holds an error.
-  OrError(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  OrError(Error error)
+      : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   // True when a value is held.
   bool has_value() const noexcept { return state_.index() == 0; }
@@ -64,9 +66,18 @@ class OrError {
 
   // The value; throws `std::system_error(error().code(), error().context())`
   // when an error is held.
-  T& value() & { throw_if_error(); return std::get<0>(state_); }
-  const T& value() const& { throw_if_error(); return std::get<0>(state_); }
-  T&& value() && { throw_if_error(); return std::get<0>(std::move(state_)); }
+  T& value() & {
+    throw_if_error();
+    return std::get<0>(state_);
+  }
+  const T& value() const& {
+    throw_if_error();
+    return std::get<0>(state_);
+  }
+  T&& value() && {
+    throw_if_error();
+    return std::get<0>(std::move(state_));
+  }
 
   // The value, which must be held.
   T& operator*() & { return *std::get_if<0>(&state_); }

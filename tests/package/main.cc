@@ -2,12 +2,11 @@
 // library by each of the four ways to consume it (see run.sh): create an
 // Epoll, watch a pipe, wait for it, print the set.
 
+#include <linux_ext/epoll.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-
-#include <linux_ext/epoll.h>
 
 int main() {
   using linux_ext::Epoll;

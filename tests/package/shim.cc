@@ -4,14 +4,13 @@
 
 #include "shim.h"
 
+#include <linux_ext/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <exception>
-
-#include <linux_ext/epoll.h>
 
 extern "C" int linux_ext_shim_wait_eventfd(void) {
   using linux_ext::Epoll;

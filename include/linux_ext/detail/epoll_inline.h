@@ -52,7 +52,8 @@ namespace linux_ext {
   kernel_change("remove", EPOLL_CTL_DEL, fd, Flags::none);
 }
 
-[[gnu::always_inline]] inline void Epoll::kernel_change(const char* operation, int op, int fd, Flags flags) const {
+[[gnu::always_inline]] inline void Epoll::kernel_change(const char* operation, int op, int fd,
+                                                        Flags flags) const {
   epoll_event event;
   event.events = flags.bits();
   event.data.u64 = static_cast<std::uint32_t>(fd);  // data.fd == fd, the rest zero
@@ -62,7 +63,9 @@ namespace linux_ext {
   }
 }
 
-[[gnu::always_inline]] inline Epoll::WaitResult Epoll::wait(Timeout timeout) { return wait_inline("wait", timeout); }
+[[gnu::always_inline]] inline Epoll::WaitResult Epoll::wait(Timeout timeout) {
+  return wait_inline("wait", timeout);
+}
 
 inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span) {
   return wait_inline("wait_timeout_after", Timeout::after(span));
@@ -73,7 +76,8 @@ inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span
   // with no walk of its ready set in progress: one epoll_wait, and for a
   // timed wait the clock read that lets a signal be followed by a wait for
   // the time that is left. Anything else goes through the whole loop.
-  if (timeout.kind_ == Timeout::Kind::nanos || is_closed() || inherited_ || ready_walks_ != nullptr) [[unlikely]] {
+  if (timeout.kind_ == Timeout::Kind::nanos || is_closed() || inherited_ || ready_walks_ != nullptr)
+      [[unlikely]] {
     return wait_with(operation, timeout, nullptr);
   }
   std::int64_t started_ns = 0;
@@ -84,8 +88,9 @@ inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span
       throw_wait_error(operation, "clock_gettime", errno);
     }
   }
-  const int n = detail::call(detail::Syscall::epoll_wait,
-                             [&] { return ::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, timeout.millis_); });
+  const int n = detail::call(detail::Syscall::epoll_wait, [&] {
+    return ::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, timeout.millis_);
+  });
   if (n > 0) [[likely]] {
     num_ready_ = n;
     return WaitResult::ok;

@@ -80,7 +80,6 @@ inline std::int64_t monotonic_now_ns() noexcept {
 // valgrind): found out by the first precise wait, then kept (src/wait.cc).
 extern std::atomic<bool> epoll_pwait2_missing;
 
-
 }  // namespace linux_ext::detail
 
 #endif  // LINUX_EXT_DETAIL_SYSCALL_H_
