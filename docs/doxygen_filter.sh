@@ -1,6 +1,6 @@
 #!/bin/sh
 # Doxygen input filter for the public headers: they are commented with plain
-# `//` (see STYLE.md), which Doxygen ignores, so this hands it `///` instead.
+# `//`, which Doxygen ignores, so this hands it `///` instead.
 # The file's opening comment becomes the file's own page (@file), lines
 # indented inside a comment (examples) become code blocks, and a comment
 # after a member on its line becomes `///<`.

@@ -57,13 +57,13 @@ OrError<std::string> read_whole_file(const std::string& path) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int error = errno;
-      ::close(fd);
+      call(Syscall::close, [&] { return ::close(fd); });
       return fail(error);
     }
     if (n == 0) break;
     text.append(buffer, static_cast<std::size_t>(n));
   }
-  ::close(fd);
+  call(Syscall::close, [&] { return ::close(fd); });
   return text;
 }
 

@@ -1,4 +1,4 @@
-// After fork (API.md, "After fork"): a child gets a set of its own with
+// After fork: a child gets a set of its own with
 // after_fork(), the parent's set is untouched, refused fds are named and
 // leave the table, and a child that forgets is told so. Each test forks for
 // real; the child reports through its exit code, one code per check.
