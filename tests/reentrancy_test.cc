@@ -1,8 +1,8 @@
 // What a walk's callback may do to the Epoll it walks: every member may be
-// called, and the walk then goes on over what it
-// started with or stops, as the header says for each call; it never reads
-// freed or rewritten memory (the sanitizer and valgrind runs check that) nor
-// reports an event the kernel did not return.
+// called, and the walk then goes on over what it started with or stops, as the
+// header says for each call; it never reads freed or rewritten memory (the
+// sanitizer and valgrind runs check that) nor reports an event the kernel did
+// not return.
 
 #include <map>
 #include <set>

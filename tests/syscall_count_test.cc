@@ -1,7 +1,8 @@
-// System calls per operation, exactly: deterministic figures, so they are
-// kept as assertions here rather than only as benchmark output. Built with the fault-injection library, whose seam
-// counts every system call the library makes, and every allocation of the
-// table and the ready buffer (counted apart: `calloc` is no system call).
+// System calls per operation, exactly: deterministic figures, so they are kept
+// as assertions here rather than only as benchmark output. Built with the
+// fault-injection library, whose seam counts every system call the library
+// makes, and every allocation of the table and the ready buffer (counted
+// apart: `calloc` is no system call).
 
 #include "test_util.h"
 
