@@ -2,11 +2,12 @@
 // set, remove and wait.
 //
 // Not API: included at the end of linux_ext/epoll.h. `set`, `remove` and
-// `wait` are inline because a call frame costs as much as the rest of their
-// work: inline, they cost raw epoll plus the instructions in the figures of
-// `make bench` ("User-space instructions"), out of line about 25 more per
-// call. Their rare paths (errors, signals, walks in progress, precise
-// timeouts) are out of line in src/table.cc and src/wait.cc.
+// `wait` are forced inline into their callers because a call frame (the
+// call, and the registers saved across the system call) costs as much as
+// the rest of their work: it is what keeps "instructions per set/remove"
+// within raw + 15 in `make bench`. Their rare paths (errors, signals, walks
+// in progress, precise timeouts) are out of line in src/table.cc and
+// src/wait.cc.
 //
 // Each walk registers a record (detail/walks.h) and reads the `Epoll` afresh
 // after each callback, so that the callback may change or close the set.
@@ -124,8 +125,9 @@ A Epoll::fold(A init, F&& f) const {
   return init;
 }
 
-// Forced inline, with iter_ready: a call into the walk costs about 10
-// instructions per wait, most of the "per wait" budget in `make bench`.
+// Forced inline, with iter_ready: a call frame around the walk would weigh
+// on "instructions per wait" in `make bench` as much as the walk's own
+// bookkeeping.
 template <class F>
 [[gnu::always_inline]] inline void Epoll::walk_ready(const char* operation, F&& f) const {
   // A closed set has no ready events, so only an empty walk must check.
