@@ -257,6 +257,25 @@ TEST(ReadyRangeTest, IsKeptByClearReadyAndTableChanges) {
   EXPECT_EQ(ep.num_ready(), 0);
 }
 
+TEST(ReadyRangeTest, CopiesAreEmptiedByTheNextWaitToo) {
+  Fd fd = make_eventfd(1);
+  Epoll ep = make_epoll();
+  ep.set(fd.get(), Flags::in);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  std::optional<Epoll::ReadyRange> first(ep.ready());
+  const Epoll::ReadyRange copy = *first;
+  Epoll::ReadyRange assigned = ep.ready();
+  assigned = copy;
+  first.reset();  // ends before the copies made after it
+  ASSERT_EQ(copy.size(), 1U);
+  EXPECT_EQ(copy[0], (Epoll::ReadyEvent{fd.get(), Flags::in}));
+  ep.wait(Timeout::immediately());
+  EXPECT_TRUE(copy.empty());
+  EXPECT_TRUE(assigned.empty());
+  const std::vector<Epoll::ReadyEvent> events(copy.begin(), copy.end());
+  EXPECT_TRUE(events.empty());
+}
+
 TEST(ReadyRangeTest, IsEmptiedByMovingTheEpoll) {
   Fd fd = make_eventfd(1);
   Epoll ep = make_epoll();

@@ -523,7 +523,7 @@ struct Epoll::ReadyEvent {
 // from the kernel's own event buffer: `for (auto [fd, flags] : ep.ready())`.
 // Its iterators compare against where the range ends now, so that a loop
 // stops when what it walks is rewritten or freed (see `Epoll::ready`).
-// Neither copied nor moved: it registers itself on its `Epoll`.
+// Each copy registers itself on its `Epoll`, which it must not outlive.
 class Epoll::ReadyRange {
  public:
   // A random-access iterator yielding `ReadyEvent` by value. Iterators at
@@ -589,8 +589,21 @@ class Epoll::ReadyRange {
     const ReadyWalk* walk_ = nullptr;
   };
 
-  ReadyRange(const ReadyRange&) = delete;
-  ReadyRange& operator=(const ReadyRange&) = delete;
+  // A copy views the same events, and is emptied by the same calls.
+  ReadyRange(const ReadyRange& other) noexcept
+      : epoll_(other.epoll_), begin_(other.begin_), walk_{other.walk_.end, nullptr} {
+    detail::register_walk(epoll_->ready_walks_, walk_);
+  }
+  ReadyRange& operator=(const ReadyRange& other) noexcept {
+    if (this != &other) {
+      detail::unregister_walk(epoll_->ready_walks_, walk_);
+      epoll_ = other.epoll_;
+      begin_ = other.begin_;
+      walk_.end = other.walk_.end;
+      detail::register_walk(epoll_->ready_walks_, walk_);
+    }
+    return *this;
+  }
   ~ReadyRange() { detail::unregister_walk(epoll_->ready_walks_, walk_); }
 
   iterator begin() const noexcept { return iterator(begin_, &walk_); }
