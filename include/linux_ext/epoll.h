@@ -344,7 +344,8 @@ class Epoll {
   int num_file_descrs_ = 0;
   int max_ready_events_ = 0;
   // The domain `set` and `remove` accept: num_file_descrs_, or 0 when
-  // closed or inherited, so that one comparison rejects all three.
+  // closed or inherited, so that one comparison rejects all three (and
+  // `wait` takes its whole loop, which tells the cases apart).
   int domain_ = 0;
   int num_ready_ = 0;
   // The fds in the set: members_[0, size_), in no particular order.
