@@ -4,9 +4,11 @@
 #define LINUX_EXT_EXAMPLES_EXAMPLE_UTIL_H_
 
 #include <arpa/inet.h>
+#include <linux_ext/epoll.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -126,6 +128,38 @@ inline void parse_options(int argc, char** argv, const char* usage, std::initial
                             : parse_positive(text, *std::get<double*>(option->target));
     if (!parsed) usage_error(arg + " wants a positive number, not \"" + text + "\"", usage);
   }
+}
+
+// Accepts every connection waiting on the non-blocking `listen_fd` into
+// `ep`, watched for `in`, and returns how many. EAGAIN ends it: another
+// thread or process may have taken a connection first.
+inline int accept_all(linux_ext::Epoll& ep, int listen_fd) {
+  int accepted = 0;
+  int connection;
+  while ((connection = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+    ep.set(connection, linux_ext::Epoll::Flags::in);
+    ++accepted;
+  }
+  if (errno != EAGAIN && errno != ECONNABORTED) fail("accept4");
+  return accepted;
+}
+
+// Echoes what the connection `fd` has to read, byte for byte, and returns
+// how many bytes; at its end, or on an error, removes it from `ep` (before
+// closing it, as always) and closes it. The replies are small and the
+// clients read each one before sending more, so the socket buffer has room.
+inline long echo(linux_ext::Epoll& ep, int fd) {
+  char buffer[4096];
+  const long n = read(fd, buffer, sizeof buffer);
+  if (n > 0) {
+    check(write(fd, buffer, static_cast<std::size_t>(n)), "write");
+    return n;
+  }
+  if (n == 0 || errno != EAGAIN) {
+    ep.remove(fd);
+    close(fd);
+  }
+  return 0;
 }
 
 }  // namespace example

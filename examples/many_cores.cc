@@ -48,18 +48,14 @@ int make_listener(std::uint16_t port) {
 }
 
 // Closes every connection still open at shutdown. The table knows them all.
-// Each leaves the set before it is closed (the library's first rule), and
-// `iter` only collects them: a walk whose callback changes the table may stop
-// early.
+// Each leaves the set before it is closed (the library's first rule);
+// removing the fd a walk is visiting keeps the walk going.
 void close_connections(Epoll& ep, int listen_fd, int stop_fd) {
-  std::vector<int> connections;
   ep.iter([&](int fd, Epoll::Flags) {
-    if (fd != listen_fd && fd != stop_fd) connections.push_back(fd);
-  });
-  for (int fd : connections) {
+    if (fd == listen_fd || fd == stop_fd) return;
     ep.remove(fd);
     close(fd);
-  }
+  });
 }
 
 // What one server thread did.
@@ -85,24 +81,10 @@ ServerStats serve(int listen_fd, int stop_fd) {
         return stats;
       }
       if (fd == listen_fd) {
-        int connection;
-        while ((connection = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-          ep.set(connection, Epoll::Flags::in);
-          ++stats.connections;
-        }
+        stats.connections += example::accept_all(ep, listen_fd);
         continue;
       }
-      char buffer[4096];
-      const long n = read(fd, buffer, sizeof buffer);
-      if (n > 0) {
-        // Replies are small and the client reads each one before sending
-        // more, so the socket buffer always has room.
-        example::check(write(fd, buffer, static_cast<std::size_t>(n)), "write");
-        stats.bytes += n;
-      } else if (n == 0 || errno != EAGAIN) {
-        ep.remove(fd);
-        close(fd);
-      }
+      stats.bytes += example::echo(ep, fd);
     }
   }
 }

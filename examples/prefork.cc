@@ -112,39 +112,20 @@ int make_listener() {
       } else if (fd == listen_fd) {
         // Even with `exclusive` the kernel may wake more than one worker for
         // a connection: EAGAIN means another one accepted it first.
-        int connection;
-        while ((connection = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-          ep.set(connection, Epoll::Flags::in);
-          ++report.connections;
-        }
-        if (errno != EAGAIN) example::fail("accept4");
+        report.connections += example::accept_all(ep, listen_fd);
       } else {
-        // The echo is byte for byte: a line comes back as it arrives. Lines
-        // are short and the client reads each echo, so the socket buffer
-        // always has room for the reply.
-        char buffer[4096];
-        const long n = read(fd, buffer, sizeof buffer);
-        if (n > 0) {
-          example::check(write(fd, buffer, static_cast<std::size_t>(n)), "write");
-          report.bytes += n;
-        } else if (n == 0 || errno != EAGAIN) {
-          ep.remove(fd);
-          close(fd);
-        }
+        report.bytes += example::echo(ep, fd);
       }
     }
   }
 
   // Every fd in the set is this worker's to close (its copy of the listener
   // too), and each leaves the set before it is closed, the library's first
-  // rule. `iter` only collects them: a walk whose callback changes the table
-  // may stop early.
-  std::vector<int> fds;
-  ep.iter([&](int fd, Epoll::Flags) { fds.push_back(fd); });
-  for (int fd : fds) {
+  // rule. Removing the fd a walk is visiting keeps the walk going.
+  ep.iter([&](int fd, Epoll::Flags) {
     ep.remove(fd);
     close(fd);
-  }
+  });
   ep.close();
   example::check(write(report_fd, &report, sizeof report), "write");
   std::exit(0);

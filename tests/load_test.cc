@@ -46,11 +46,6 @@ constexpr int kSpareFds = 64;
 // The connections open at the peak that `fds` per process leave room for.
 long connections_that_fit(int fds) { return (std::min(fds, kMaxFds) - kSpareFds) / 2; }
 
-long env_or(const char* name, long fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::strtol(value, nullptr, 10) : fallback;
-}
-
 // The byte at `offset` of message `message` of connection `id`: the echo
 // is checked against it, so a byte lost, repeated or crossed between
 // connections is seen.
