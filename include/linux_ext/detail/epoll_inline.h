@@ -75,9 +75,9 @@ inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span
 [[gnu::always_inline]] inline Epoll::WaitResult Epoll::wait_inline(const char* operation, Timeout timeout) {
   // A poll, an unbounded wait or a wait of whole milliseconds: one
   // epoll_wait, and for a timed wait the clock read that lets a signal be
-  // followed by a wait for the time that is left.
-  // An empty domain (a closed set, one inherited through fork(2), or one
-  // made for no fd) and walks to stop take the whole loop too.
+  // followed by a wait for the time that is left. Precise timeouts, an
+  // empty domain (a closed set, one inherited through fork(2), or one made
+  // for no fd) and walks to stop take the whole loop.
   if (timeout.kind_ == Timeout::Kind::nanos || domain_ == 0 || ready_walks_ != nullptr) [[unlikely]] {
     return wait_with(operation, timeout, nullptr);
   }
