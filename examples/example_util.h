@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace example {
 
@@ -128,6 +129,19 @@ inline void parse_options(int argc, char** argv, const char* usage, std::initial
                             : parse_positive(text, *std::get<double*>(option->target));
     if (!parsed) usage_error(arg + " wants a positive number, not \"" + text + "\"", usage);
   }
+}
+
+// Opens `connections` TCP connections to 127.0.0.1:`port` and returns
+// their fds (blocking sockets, as a simple client uses them).
+inline std::vector<int> connect_all(std::uint16_t port, int connections) {
+  const sockaddr_in server = loopback_address(port);
+  std::vector<int> fds;
+  for (int i = 0; i < connections; ++i) {
+    const int fd = static_cast<int>(check(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+    check(connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
+    fds.push_back(fd);
+  }
+  return fds;
 }
 
 // Accepts every connection waiting on the non-blocking `listen_fd` into

@@ -93,13 +93,7 @@ ServerStats serve(int listen_fd, int stop_fd) {
 // and checks that each comes back unchanged. Returns the number of correct
 // echoes.
 long run_client(std::uint16_t port, int connections, int messages) {
-  const sockaddr_in server = example::loopback_address(port);
-  std::vector<int> fds;
-  for (int i = 0; i < connections; ++i) {
-    const int fd = static_cast<int>(example::check(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-    example::check(connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
-    fds.push_back(fd);
-  }
+  const std::vector<int> fds = example::connect_all(port, connections);
   long correct = 0;
   for (int m = 0; m < messages; ++m) {
     for (std::size_t i = 0; i < fds.size(); ++i) {

@@ -135,13 +135,7 @@ int make_listener() {
 // checks that each comes back unchanged. Returns the number of intact echoes
 // and adds the bytes sent to `sent`.
 int run_client(std::uint16_t port, int connections, long& sent) {
-  const sockaddr_in server = example::loopback_address(port);
-  std::vector<int> fds;
-  for (int i = 0; i < connections; ++i) {
-    const int fd = static_cast<int>(example::check(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
-    example::check(connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
-    fds.push_back(fd);
-  }
+  const std::vector<int> fds = example::connect_all(port, connections);
   // All lines go out before any echo is read, so the connections are served
   // at the same time, by whichever workers the kernel wakes.
   std::vector<std::string> lines;

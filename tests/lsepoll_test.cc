@@ -297,21 +297,26 @@ void note_not_checked(const std::string& what, int error, const std::string& nee
 
 // A TCP listener on loopback (127.0.0.1 or ::1) at a port the kernel picks;
 // -1 when the address family is not available.
-Fd make_listener(int family = AF_INET) {
-  Fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_storage storage{};
-  socklen_t len = 0;
+// The loopback address of `family` (127.0.0.1 or ::1), port 0, in
+// `storage`; returns its length.
+socklen_t loopback(int family, sockaddr_storage& storage) {
+  storage = {};
   if (family == AF_INET) {
     auto* addr = reinterpret_cast<sockaddr_in*>(&storage);
     addr->sin_family = AF_INET;
     addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof *addr;
-  } else {
-    auto* addr = reinterpret_cast<sockaddr_in6*>(&storage);
-    addr->sin6_family = AF_INET6;
-    addr->sin6_addr = in6addr_loopback;
-    len = sizeof *addr;
+    return sizeof *addr;
   }
+  auto* addr = reinterpret_cast<sockaddr_in6*>(&storage);
+  addr->sin6_family = AF_INET6;
+  addr->sin6_addr = in6addr_loopback;
+  return sizeof *addr;
+}
+
+Fd make_listener(int family = AF_INET) {
+  Fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_storage storage;
+  const socklen_t len = loopback(family, storage);
   if (fd.get() < 0 || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), len) != 0 ||
       ::listen(fd.get(), 8) != 0) {
     return Fd();
@@ -323,18 +328,8 @@ Fd make_listener(int family = AF_INET) {
 // family is not available.
 Fd make_udp(int family) {
   Fd fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_storage storage{};
-  socklen_t len = sizeof(sockaddr_in6);
-  if (family == AF_INET) {
-    auto* addr = reinterpret_cast<sockaddr_in*>(&storage);
-    addr->sin_family = AF_INET;
-    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof *addr;
-  } else {
-    auto* addr = reinterpret_cast<sockaddr_in6*>(&storage);
-    addr->sin6_family = AF_INET6;
-    addr->sin6_addr = in6addr_loopback;
-  }
+  sockaddr_storage storage;
+  const socklen_t len = loopback(family, storage);
   if (fd.get() < 0 || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), len) != 0) return Fd();
   return fd;
 }
