@@ -213,7 +213,9 @@ std::string Epoll::to_sexp() const {
   if (is_closed()) return "Closed";
   std::string out = "((epollfd " + std::to_string(epoll_fd_) + ") (flags_by_fd (";
   // The table's own order is left open; the printed one is ascending.
-  std::vector<int> fds(members_.get(), members_.get() + size_);
+  std::vector<int> fds;
+  fds.reserve(size());
+  iter([&](int fd, Flags) { fds.push_back(fd); });
   std::sort(fds.begin(), fds.end());
   bool first = true;
   for (const int fd : fds) {

@@ -1,11 +1,12 @@
 // The table and its system calls: create, set, remove, find, resize,
-// after_fork, close and moves, and the bookkeeping that keeps walks in
-// progress right.
+// after_fork, close and moves.
 //
 // The table is two plain arrays. `slots_[fd]` holds the kernel's event bits
-// for fd and where fd stands in `members_`; `members_[0, size_)` lists the
-// fds in the set, so that walks cost what the set holds. `remove` moves the
-// last member into the gap. The kernel always goes first: the table changes
+// for fd, whether it is in the set and where its entry stands in
+// `members_`; `members_[0, num_entries_)` lists the fds with an entry, so
+// that walks cost what the set holds. `remove` moves the last entry into the
+// gap, except while walks of the table are in progress: then the entry stays
+// until the last walk ends. The kernel always goes first: the table changes
 // only after the kernel accepted the change.
 
 #include <pthread.h>
@@ -18,7 +19,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -36,13 +36,31 @@ namespace {
 
 constexpr int kMaxReadyEvents = static_cast<int>(INT_MAX / sizeof(epoll_event));
 
-// Every open Epoll of the process, linked through listed_prev_ and
-// listed_next_, so that a child made by fork(2) marks them inherited before
-// it runs code of its own. `set`, `remove` and `wait` then need no check of
-// their own: a per-call comparison of fork counts was what kept
-// "instructions per set/remove" above raw + 15 in `make bench`.
-std::mutex list_mutex;
-Epoll* open_sets = nullptr;
+// Walks of the table start with the walk clock and advance it. When it
+// reaches this, the last walk to end resets it, long before it could wrap.
+constexpr std::uint32_t kWalkClockLimit = 1U << 31;
+
+// This process's id, or 0 until it is asked for: read once per process,
+// at the first create or after_fork, and forgotten by a fork(2) child.
+std::atomic<pid_t> process_id{0};
+
+pid_t this_process() noexcept {
+  pid_t pid = process_id.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    pid = ::getpid();
+    process_id.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
+
+// Makes every child of fork(2) bump the fork generation before it runs code
+// of its own; the first create of a process registers it.
+void watch_forks() noexcept {
+  [[maybe_unused]] static const int registered = pthread_atfork(nullptr, nullptr, [] {
+    detail::fork_generation.fetch_add(detail::kForkGenerationUnit, std::memory_order_relaxed);
+    process_id.store(0, std::memory_order_relaxed);
+  });
+}
 
 const char* ctl_name(int op) {
   switch (op) {
@@ -86,7 +104,7 @@ T* allocate(std::size_t count) noexcept {
 [[noreturn, gnu::cold, gnu::noinline]] void throw_not_owner(const char* operation, pid_t owner) {
   throw std::logic_error(std::string("Epoll::") + operation + ": this epoll set was made in process " +
                          std::to_string(owner) + ", whose kernel set it shares; process " +
-                         std::to_string(::getpid()) + " must call after_fork() first");
+                         std::to_string(this_process()) + " must call after_fork() first");
 }
 
 // The message of a size `create` and `resize` refuse, or empty.
@@ -104,6 +122,8 @@ std::string check_sizes(const char* operation, int num_file_descrs, int max_read
 
 }  // namespace
 
+std::atomic<std::uint64_t> detail::fork_generation{0};
+
 // ---------------------------------------------------------------------------
 // Lifetime
 
@@ -118,18 +138,19 @@ OrError<Epoll> Epoll::create(int num_file_descrs, int max_ready_events) {
   epoll.epoll_fd_ = epoll_fd;
   epoll.num_file_descrs_ = num_file_descrs;
   epoll.max_ready_events_ = max_ready_events;
-  epoll.owner_pid_ = ::getpid();
+  watch_forks();
+  epoll.owner_pid_ = this_process();
   const auto domain = static_cast<std::size_t>(num_file_descrs);
   epoll.slots_.reset(allocate<Slot>(domain));
   epoll.members_.reset(allocate<int>(domain));
+  epoll.since_.reset(allocate<std::uint32_t>(domain));
   epoll.events_.reset(allocate<epoll_event>(static_cast<std::size_t>(max_ready_events)));
-  if (!epoll.slots_ || !epoll.members_ || !epoll.events_) {
+  if (!epoll.slots_ || !epoll.members_ || !epoll.since_ || !epoll.events_) {
     return Error(std::error_code(ENOMEM, std::generic_category()),
                  "Epoll::create: cannot allocate the table for " + std::to_string(num_file_descrs) +
                      " fds and " + std::to_string(max_ready_events) + " ready events");
   }
-  epoll.domain_ = num_file_descrs;
-  epoll.enlist();
+  epoll.grant_access();
   return epoll;
 }
 
@@ -146,36 +167,41 @@ Epoll& Epoll::operator=(Epoll&& other) noexcept {
 
 Epoll::~Epoll() {
   if (!is_closed()) close_fd(epoll_fd_);
-  delist();
 }
 
 void Epoll::take(Epoll& other) noexcept {
-  other.stop_walks();  // while its buffer is still its own
+  // Entries that walks of `other` kept go now: those walks stop, and the
+  // walks of this object begin afresh.
+  if (other.num_removed_ != 0) other.tidy_table();
+  invalidate();
   epoll_fd_ = other.epoll_fd_;
+  access_key_ = other.access_key_;
   num_file_descrs_ = other.num_file_descrs_;
   max_ready_events_ = other.max_ready_events_;
-  domain_ = other.domain_;
-  num_ready_ = other.num_ready_;
-  size_ = other.size_;
+  owner_pid_ = other.owner_pid_;
   slots_ = std::move(other.slots_);
   members_ = std::move(other.members_);
+  num_entries_ = other.num_entries_;
+  num_removed_ = 0;
+  since_ = std::move(other.since_);
+  walk_clock_ = other.walk_clock_;
   events_ = std::move(other.events_);
-  owner_pid_ = other.owner_pid_;
-  inherited_ = other.inherited_;
-  replace_in_list(other);
+  ready_end_ = other.ready_end_;
+  num_ready_ = other.num_ready_;
   other.release();
 }
 
 void Epoll::release() noexcept {
-  delist();
-  stop_walks();
+  invalidate();
   epoll_fd_ = -1;
-  domain_ = 0;
-  num_ready_ = 0;
-  size_ = 0;
+  access_key_ = 0;
   slots_.reset();
   members_.reset();
+  num_entries_ = 0;
+  num_removed_ = 0;
+  since_.reset();
   events_.reset();
+  set_ready(0);
 }
 
 void Epoll::close() {
@@ -207,7 +233,7 @@ void Epoll::check_fd(int fd, const char* operation) const {
 }
 
 void Epoll::check_owner(const char* operation) const {
-  if (inherited_) [[unlikely]]
+  if (is_inherited()) [[unlikely]]
     throw_not_owner(operation, owner_pid_);
 }
 
@@ -215,53 +241,6 @@ void Epoll::refuse_change(int fd, const char* operation) const {
   check_open(operation);
   check_owner(operation);
   throw_bad_fd(operation, fd, num_file_descrs_);
-}
-
-// ---------------------------------------------------------------------------
-// The list of open sets, for fork(2)
-
-void Epoll::enlist() noexcept {
-  // Registered once, before the first set is listed: the child of a fork
-  // marks every listed set; the list is held through the fork.
-  [[maybe_unused]] static const int registered =
-      pthread_atfork([] { list_mutex.lock(); }, [] { list_mutex.unlock(); },
-                     [] {
-                       mark_inherited();
-                       list_mutex.unlock();
-                     });
-  std::lock_guard<std::mutex> lock(list_mutex);
-  listed_prev_ = nullptr;
-  listed_next_ = open_sets;
-  if (open_sets != nullptr) open_sets->listed_prev_ = this;
-  open_sets = this;
-  listed_ = true;
-}
-
-void Epoll::delist() noexcept {
-  if (!listed_) return;
-  std::lock_guard<std::mutex> lock(list_mutex);
-  (listed_prev_ != nullptr ? listed_prev_->listed_next_ : open_sets) = listed_next_;
-  if (listed_next_ != nullptr) listed_next_->listed_prev_ = listed_prev_;
-  listed_prev_ = listed_next_ = nullptr;
-  listed_ = false;
-}
-
-void Epoll::replace_in_list(Epoll& other) noexcept {
-  if (!other.listed_) return;
-  std::lock_guard<std::mutex> lock(list_mutex);
-  listed_prev_ = std::exchange(other.listed_prev_, nullptr);
-  listed_next_ = std::exchange(other.listed_next_, nullptr);
-  (listed_prev_ != nullptr ? listed_prev_->listed_next_ : open_sets) = this;
-  if (listed_next_ != nullptr) listed_next_->listed_prev_ = this;
-  listed_ = true;
-  other.listed_ = false;
-}
-
-void Epoll::mark_inherited() noexcept {
-  for (Epoll* set = open_sets; set != nullptr; set = set->listed_next_) {
-    set->inherited_ = true;
-    set->domain_ = 0;
-  }
 }
 
 void Epoll::throw_exclusive_on_modify(int fd, Flags flags) const {
@@ -285,38 +264,53 @@ void Epoll::throw_ctl_error(const char* operation, int op, int fd, Flags flags) 
 std::optional<Flags> Epoll::find(int fd) const {
   check_fd(fd, "find");
   const Slot& slot = slots_[static_cast<std::size_t>(fd)];
-  if (slot.position == 0) return std::nullopt;
+  if (slot.entry <= 0) return std::nullopt;
   return Flags::of_bits(slot.events);
 }
 
 Flags Epoll::find_exn(int fd) const {
   check_fd(fd, "find_exn");
   const Slot& slot = slots_[static_cast<std::size_t>(fd)];
-  if (slot.position == 0) throw std::out_of_range("fd " + std::to_string(fd) + " is not in the epoll set");
+  if (slot.entry <= 0) throw std::out_of_range("fd " + std::to_string(fd) + " is not in the epoll set");
   return Flags::of_bits(slot.events);
 }
 
-void Epoll::remove_member_during_walks(int fd) noexcept {
-  // Fills the gap at `to` with the member at `from`; the gap is then there.
-  auto fill = [this](std::size_t& gap, std::size_t from) {
-    if (from == gap) return;
-    const int moved = members_[from];
-    members_[gap] = moved;
-    slots_[static_cast<std::size_t>(moved)].position = static_cast<std::uint32_t>(gap + 1);
-    gap = from;
-  };
+void Epoll::add_reviving(int fd, Flags flags) {
+  kernel_change("set", EPOLL_CTL_ADD, fd, flags);
   Slot& slot = slots_[static_cast<std::size_t>(fd)];
-  std::size_t gap = slot.position - 1;
-  slot.position = 0;
-  if (TableWalk* walk = table_walks_; walk != nullptr) {  // none in after_fork
-    // The innermost walk visits members_[0, unvisited) from the end down.
-    // A gap among those is filled by the last of them, so that the walk
-    // still visits each once; the gap then lies among the visited ones.
-    if (gap < walk->unvisited) fill(gap, --walk->unvisited);
-    // Outer walks cannot all be kept right by one move: they stop.
-    for (TableWalk* outer = walk->outer; outer != nullptr; outer = outer->outer) outer->unvisited = 0;
+  slot.events = flags.bits();
+  slot.entry = -slot.entry;
+  --num_removed_;
+  since_[static_cast<std::size_t>(fd)] = walk_clock_;  // after every walk in progress began
+}
+
+void Epoll::remove_entry_during_walks(int fd) noexcept {
+  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  slot.entry = -slot.entry;
+  ++num_removed_;
+}
+
+void Epoll::tidy_table() const noexcept {
+  if (is_closed()) return;
+  if (num_removed_ != 0) {
+    std::uint32_t kept = 0;
+    for (std::uint32_t i = 0; i < num_entries_; ++i) {
+      const int fd = members_[i];
+      Slot& slot = slots_[static_cast<std::size_t>(fd)];
+      if (slot.entry < 0) {
+        slot.entry = 0;
+        continue;
+      }
+      members_[kept++] = fd;
+      slot.entry = static_cast<std::int32_t>(kept);
+    }
+    num_entries_ = kept;
+    num_removed_ = 0;
   }
-  fill(gap, --size_);
+  if (walk_clock_ >= kWalkClockLimit) {
+    std::fill_n(since_.get(), num_file_descrs_, 0);
+    walk_clock_ = 0;
+  }
 }
 
 void Epoll::resize(int num_file_descrs, int max_ready_events) {
@@ -326,47 +320,47 @@ void Epoll::resize(int num_file_descrs, int max_ready_events) {
     throw std::invalid_argument(refused);
   }
   const std::size_t domain = static_cast<std::size_t>(num_file_descrs);
-  for (std::size_t i = 0; i < size_; ++i) {
-    if (static_cast<std::size_t>(members_[i]) >= domain) {
-      const int fd = *std::max_element(members_.get(), members_.get() + size_);
-      throw std::invalid_argument("Epoll::resize: num_file_descrs " + std::to_string(num_file_descrs) +
-                                  " would drop fd " + std::to_string(fd) + ", which is in the epoll set");
-    }
+  int dropped = -1;  // the largest fd in the set outside the new domain
+  for (std::uint32_t i = 0; i < num_entries_; ++i) {
+    const int fd = members_[i];
+    if (static_cast<std::size_t>(fd) >= domain && slots_[static_cast<std::size_t>(fd)].entry > 0)
+      dropped = std::max(dropped, fd);
+  }
+  if (dropped >= 0) {
+    throw std::invalid_argument("Epoll::resize: num_file_descrs " + std::to_string(num_file_descrs) +
+                                " would drop fd " + std::to_string(dropped) + ", which is in the epoll set");
   }
   std::unique_ptr<Slot[], detail::FreeDeleter> slots(allocate<Slot>(domain));
   std::unique_ptr<int[], detail::FreeDeleter> members(allocate<int>(domain));
+  std::unique_ptr<std::uint32_t[], detail::FreeDeleter> since(allocate<std::uint32_t>(domain));
   std::unique_ptr<epoll_event[], detail::FreeDeleter> events(
       allocate<epoll_event>(static_cast<std::size_t>(max_ready_events)));
-  if (!slots || !members || !events) {
+  if (!slots || !members || !since || !events) {
     detail::throw_errno(ENOMEM, "Epoll::resize: cannot allocate the table for " +
                                     std::to_string(num_file_descrs) + " fds and " +
                                     std::to_string(max_ready_events) + " ready events");
   }
-  stop_walks();
-  std::copy_n(members_.get(), size_, members.get());
-  for (std::size_t i = 0; i < size_; ++i)
-    slots[static_cast<std::size_t>(members[i])] = slots_[static_cast<std::size_t>(members[i])];
+  // Walks in progress stop, so the new table keeps only the fds in the set.
+  invalidate();
+  std::uint32_t kept = 0;
+  for (std::uint32_t i = 0; i < num_entries_; ++i) {
+    const int fd = members_[i];
+    const Slot& slot = slots_[static_cast<std::size_t>(fd)];
+    if (slot.entry < 0) continue;
+    members[kept++] = fd;
+    slots[static_cast<std::size_t>(fd)] = {slot.events, static_cast<std::int32_t>(kept)};
+  }
   slots_ = std::move(slots);
   members_ = std::move(members);
+  num_entries_ = kept;
+  num_removed_ = 0;
+  since_ = std::move(since);
+  walk_clock_ = 0;
   events_ = std::move(events);
+  set_ready(0);
   num_file_descrs_ = num_file_descrs;
-  domain_ = inherited_ ? 0 : num_file_descrs;
   max_ready_events_ = max_ready_events;
-  num_ready_ = 0;
-}
-
-// ---------------------------------------------------------------------------
-// Walks
-
-void Epoll::stop_ready_walks() const noexcept {
-  for (ReadyWalk* walk = ready_walks_; walk != nullptr; walk = walk->outer) walk->end = events_.get();
-  ready_walks_ = nullptr;
-}
-
-void Epoll::stop_walks() const noexcept {
-  for (TableWalk* walk = table_walks_; walk != nullptr; walk = walk->outer) walk->unvisited = 0;
-  table_walks_ = nullptr;
-  stop_ready_walks();
+  access_key_ = (access_key_ & ~kDomainMask) | static_cast<std::uint32_t>(num_file_descrs);
 }
 
 // ---------------------------------------------------------------------------
@@ -374,31 +368,32 @@ void Epoll::stop_walks() const noexcept {
 
 void Epoll::after_fork() {
   check_open("after_fork");
-  if (!inherited_) return;
+  if (!is_inherited()) return;
   const int epoll_fd = detail::call(Syscall::epoll_create1, [] { return ::epoll_create1(EPOLL_CLOEXEC); });
   if (epoll_fd < 0) detail::throw_errno(errno, "Epoll::after_fork: epoll_create1");
   // From here on the set is the child's own, whatever the kernel refuses.
-  stop_ready_walks();
-  num_ready_ = 0;
+  ++ready_epoch_;
+  set_ready(0);
   close_fd(epoll_fd_);
   epoll_fd_ = epoll_fd;
-  owner_pid_ = ::getpid();
-  inherited_ = false;
-  domain_ = num_file_descrs_;
+  grant_access();
+  owner_pid_ = this_process();
   std::string refused;
   int first_error = 0;
-  // From the end down, so that removing a refused fd moves only fds
+  // From the end down, so that taking out a refused fd moves only entries
   // already registered.
-  for (std::size_t i = size_; i-- > 0;) {
+  for (std::uint32_t i = num_entries_; i-- > 0;) {
     const int fd = members_[i];
-    const Flags flags = Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events);
+    const Slot& slot = slots_[static_cast<std::size_t>(fd)];
+    if (slot.entry < 0) continue;  // removed while the table is walked
+    const Flags flags = Flags::of_bits(slot.events);
     epoll_event event{};
     event.events = flags.bits();
     event.data.fd = fd;
     if (detail::call(Syscall::epoll_ctl, [&] { return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event); }) !=
         0) {
       const int error = errno;
-      remove_member_during_walks(fd);
+      remove_entry(fd);
       if (first_error == 0) first_error = error;
       refused += (refused.empty() ? " fd " : ", fd ") + std::to_string(fd) + " " + flags.to_string() + " (" +
                  std::generic_category().message(error) + ")";
@@ -416,32 +411,49 @@ void Epoll::after_fork() {
 void Epoll::invariant() const {
   if (is_closed()) return;
   auto fail = [](const std::string& what) { throw std::logic_error("Epoll::invariant: " + what); };
-  if (domain_ != (inherited_ ? 0 : num_file_descrs_)) {
-    fail("the domain is " + std::to_string(domain_) + " but num_file_descrs is " +
-         std::to_string(num_file_descrs_) + (inherited_ ? " (inherited through fork)" : ""));
+  if ((access_key_ & kDomainMask) != static_cast<std::uint32_t>(num_file_descrs_)) {
+    fail("the domain is " + std::to_string(access_key_ & kDomainMask) + " but num_file_descrs is " +
+         std::to_string(num_file_descrs_));
   }
   if (max_ready_events_ <= 0) fail("max_ready_events is not positive: " + std::to_string(max_ready_events_));
-  if (num_ready_ < 0 || num_ready_ > max_ready_events_) {
-    fail("num_ready is " + std::to_string(num_ready_) +
-         ", outside [0, max_ready_events = " + std::to_string(max_ready_events_) + "]");
+  if (num_ready_ < 0 || num_ready_ > ready_end_ || ready_end_ > max_ready_events_) {
+    fail("num_ready is " + std::to_string(num_ready_) + " of the " + std::to_string(ready_end_) +
+         " events of the last wait, outside [0, max_ready_events = " + std::to_string(max_ready_events_) +
+         "]");
   }
-  if (size_ > static_cast<std::size_t>(num_file_descrs_)) {
-    fail("size is " + std::to_string(size_) + ", more than the domain holds");
+  if (num_removed_ > num_entries_ || num_entries_ > static_cast<std::uint32_t>(num_file_descrs_)) {
+    fail(std::to_string(num_entries_) + " entries, " + std::to_string(num_removed_) +
+         " of them removed, in a domain of " + std::to_string(num_file_descrs_));
   }
-  for (std::size_t i = 0; i < size_; ++i) {
+  if (table_walks_ == 0 && num_removed_ != 0) {
+    fail(std::to_string(num_removed_) + " entries of removed fds are left with no walk in progress");
+  }
+  std::uint32_t removed = 0;
+  for (std::uint32_t i = 0; i < num_entries_; ++i) {
     const int fd = members_[i];
     if (fd < 0 || fd >= num_file_descrs_)
-      fail("member " + std::to_string(i) + " is fd " + std::to_string(fd) + ", outside the domain");
-    if (slots_[static_cast<std::size_t>(fd)].position != i + 1) {
-      fail("fd " + std::to_string(fd) + " is member " + std::to_string(i) + " but its slot says " +
-           std::to_string(slots_[static_cast<std::size_t>(fd)].position) + " (position + 1)");
+      fail("entry " + std::to_string(i) + " is fd " + std::to_string(fd) + ", outside the domain");
+    const std::int32_t entry = slots_[static_cast<std::size_t>(fd)].entry;
+    if (entry != static_cast<std::int32_t>(i + 1) && entry != -static_cast<std::int32_t>(i + 1)) {
+      fail("fd " + std::to_string(fd) + " is entry " + std::to_string(i) + " but its slot says " +
+           std::to_string(entry) + " (plus one, negative when removed)");
+    }
+    removed += entry < 0;
+    if (since_[static_cast<std::size_t>(fd)] > walk_clock_) {
+      fail("fd " + std::to_string(fd) + " was revived at walk clock " +
+           std::to_string(since_[static_cast<std::size_t>(fd)]) + ", after the clock's " +
+           std::to_string(walk_clock_));
     }
   }
-  std::size_t present = 0;
+  if (removed != num_removed_) {
+    fail(std::to_string(removed) + " entries are of removed fds, but the count says " +
+         std::to_string(num_removed_));
+  }
+  std::uint32_t with_entry = 0;
   for (std::size_t fd = 0; fd < static_cast<std::size_t>(num_file_descrs_); ++fd)
-    present += slots_[fd].position != 0;
-  if (present != size_) {
-    fail("size is " + std::to_string(size_) + " but " + std::to_string(present) + " slots are in the set");
+    with_entry += slots_[fd].entry != 0;
+  if (with_entry != num_entries_) {
+    fail(std::to_string(with_entry) + " slots have an entry, but there are " + std::to_string(num_entries_));
   }
 }
 

@@ -51,14 +51,12 @@ void Epoll::throw_wait_error(const char* operation, const char* call, int error)
 
 Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const sigset_t* mask,
                                    std::int64_t started_ns) {
-  if (is_closed() || inherited_) [[unlikely]] {
-    check_open(operation);
-    check_owner(operation);
-  }
-  // The buffer is about to be rewritten: walks over it stop, and the events
-  // of an earlier wait are gone whatever happens now.
-  if (ready_walks_ != nullptr) stop_ready_walks();
-  num_ready_ = 0;
+  check_open(operation);
+  check_owner(operation);
+  // The buffer is about to be rewritten: walks and ranges of it end, and
+  // the events of an earlier wait are gone whatever happens now.
+  ++ready_epoch_;
+  set_ready(0);
   const bool timed = timeout.kind_ >= Timeout::Kind::millis;
   // The monotonic clock now; a clock that cannot be read is an error.
   auto now_ns = [&] {
@@ -118,7 +116,7 @@ Epoll::WaitResult Epoll::wait_with(const char* operation, Timeout timeout, const
       }
     }
     if (n > 0) {
-      num_ready_ = n;
+      set_ready(n);
       return WaitResult::ok;
     }
     if (n == 0 && !cut) return WaitResult::timeout;

@@ -62,13 +62,15 @@
 #include <cstdlib>
 #include <iosfwd>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <ratio>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "linux_ext/detail/syscall.h"
-#include "linux_ext/detail/walks.h"
 #include "linux_ext/error.h"
 
 namespace linux_ext {
@@ -215,7 +217,7 @@ class Epoll {
   template <class A, class F>
   A fold(A init, F&& f) const;
   // The number of fds in the set. Constant time; 0 when closed.
-  std::size_t size() const noexcept { return size_; }
+  std::size_t size() const noexcept { return num_entries_ - num_removed_; }
   // The size of the domain `[0, num_file_descrs)`.
   int num_file_descrs() const noexcept { return num_file_descrs_; }
   // The most events one `wait` returns.
@@ -243,8 +245,9 @@ class Epoll {
   // also reads the clock, a vDSO call), no allocation. Walks of the ready
   // set in progress stop.
   WaitResult wait(Timeout timeout);
-  // Same as `wait(Timeout::after(span))`.
-  WaitResult wait_timeout_after(std::chrono::nanoseconds span);
+  // Same as `wait(Timeout::after(span))`, for any `std::chrono::duration`.
+  template <class Rep, class Period>
+  WaitResult wait_timeout_after(std::chrono::duration<Rep, Period> span);
   // As `wait`, with the signal mask `mask` installed atomically for the
   // duration of the wait (epoll_pwait / epoll_pwait2), and a signal ends
   // the wait: the result is then `interrupted`, with the ready set empty.
@@ -283,13 +286,14 @@ class Epoll {
 
  private:
   // One fd of the domain: the kernel's event bits it is watched for, and
-  // where it stands in `members_` (plus one; 0 when it is not in the set).
+  // `entry`: positive when the fd is in the set, where members_[entry - 1]
+  // holds it; 0 when it is not; negative when it was removed while walks of
+  // the table are in progress, which keep its entry at members_[-entry - 1]
+  // until the last of them ends (an add in the meantime revives it).
   struct Slot {
     std::uint32_t events;
-    std::uint32_t position;
+    std::int32_t entry;
   };
-  using TableWalk = detail::TableWalk;
-  using ReadyWalk = detail::ReadyWalk;
   friend class ReadyRange;
 
   Epoll() noexcept = default;
@@ -298,12 +302,23 @@ class Epoll {
   // Throws `std::out_of_range` when `fd` is outside `[0, num_file_descrs)`
   // (or `std::logic_error` when closed), naming `operation`.
   void check_fd(int fd, const char* operation) const;
+  // Whether `fd` may be changed in the kernel's set now: the set is open,
+  // owned by this process and `fd` is in its domain (`access_key_`).
+  bool may_change(int fd) const noexcept {
+    return (detail::fork_generation.load(std::memory_order_relaxed) | static_cast<std::uint32_t>(fd)) <
+           access_key_;
+  }
+  // Whether this process is a child made by fork(2) since the set was made
+  // (or since its `after_fork`): no system call, one comparison.
+  bool is_inherited() const noexcept {
+    return (access_key_ & ~kDomainMask) != detail::fork_generation.load(std::memory_order_relaxed);
+  }
   // Throws `std::logic_error` in a child made by fork(2) before `after_fork`.
   void check_owner(const char* operation) const;
   // The checks before a change to the kernel's set: `check_fd` and
-  // `check_owner`, in one comparison (see `domain_`).
+  // `check_owner`, in one comparison.
   void check_change(int fd, const char* operation) const {
-    if (static_cast<unsigned>(fd) >= static_cast<unsigned>(domain_)) [[unlikely]]
+    if (!may_change(fd)) [[unlikely]]
       refuse_change(fd, operation);
   }
   [[noreturn]] void refuse_change(int fd, const char* operation) const;
@@ -312,15 +327,27 @@ class Epoll {
   // kernel's errno, naming `operation`.
   void kernel_change(const char* operation, int op, int fd, Flags flags) const;
   [[noreturn]] static void throw_ctl_error(const char* operation, int op, int fd, Flags flags);
-  // Takes `fd` out of `members_` while walks of the table are in progress,
-  // keeping each right (`remove` does it inline when there are none).
-  void remove_member_during_walks(int fd) noexcept;
+  // `set` of an fd removed during walks of the table still in progress,
+  // which kept its entry: the add revives it.
+  void add_reviving(int fd, Flags flags);
+  // Takes `fd`, which is in the set, out of the table (not the kernel's).
+  void remove_entry(int fd) noexcept;
+  // What `remove_entry` does while walks of the table are in progress.
+  void remove_entry_during_walks(int fd) noexcept;
   // The table walk behind `iter` and `fold`; `operation` names the caller.
   template <class F>
   void walk_table(const char* operation, F&& f) const;
+  // Once the last walk of the table ends: drops the entries of fds removed
+  // while walks ran, and restarts the walk clock when it has run far.
+  void tidy_table() const noexcept;
   // The ready-set walk behind `iter_ready` and `fold_ready`.
   template <class F>
   void walk_ready(const char* operation, F&& f) const;
+  // Replaces the ready set with the `n` events the kernel just wrote.
+  void set_ready(int n) noexcept {
+    ready_end_ = n;
+    num_ready_ = n;
+  }
   // The common waits, inline: one epoll_wait; the rest goes to `wait_with`.
   WaitResult wait_inline(const char* operation, Timeout timeout);
   // The whole wait loop behind `wait`, `wait_timeout_after` and `pwait`,
@@ -331,47 +358,70 @@ class Epoll {
                        std::int64_t started_ns = -1);
   // Throws the errno of a failed `call` (epoll_wait, ...) of `operation`.
   [[noreturn]] void throw_wait_error(const char* operation, const char* call, int error) const;
-  // Stops every walk in progress (for `close`, moves, `resize`).
-  void stop_walks() const noexcept;
-  // Stops the walks of the ready set (for `wait`, `pwait`, `after_fork`).
-  void stop_ready_walks() const noexcept;
-  // Releases everything; the object is then closed. Walks stop.
+  // Releases everything; the object is then closed, and walks stop.
   void release() noexcept;
-  // Takes `other`'s state; `other` is then released.
+  // Takes `other`'s instance and table; `other` is then released.
   void take(Epoll& other) noexcept;
 
+  // The instance; -1 when closed.
   int epoll_fd_ = -1;
   int num_file_descrs_ = 0;
   int max_ready_events_ = 0;
-  // The domain `set` and `remove` accept: num_file_descrs_, or 0 when
-  // closed or inherited, so that one comparison rejects all three (and
-  // `wait` takes its whole loop, which tells the cases apart).
-  int domain_ = 0;
-  int num_ready_ = 0;
-  // The fds in the set: members_[0, size_), in no particular order.
-  std::size_t size_ = 0;
-  // slots_[fd] for every fd of the domain.
+  // The fork generation of the process that owns the instance (see
+  // `detail::fork_generation`), in the high half, and the domain that
+  // `set` and `remove` accept (num_file_descrs_; 0 when closed) in the low
+  // half: an fd may be changed when the process's generation with the fd
+  // in the low half is below it. A child's generation is higher than any
+  // of its parent's, so one comparison rejects a closed set, an inherited
+  // one and an fd outside the domain; it is what keeps "instructions per
+  // set/remove" in `make bench` one comparison from raw epoll's.
+  std::uint64_t access_key_ = 0;
+  static constexpr std::uint64_t kDomainMask = detail::kForkGenerationUnit - 1;
+  // Makes this process the owner, with the domain [0, num_file_descrs_).
+  void grant_access() noexcept {
+    access_key_ = detail::fork_generation.load(std::memory_order_relaxed) |
+                  static_cast<std::uint32_t>(num_file_descrs_);
+  }
+  // The id of the process that owns the instance (for the error message).
+  pid_t owner_pid_ = 0;
+
+  // The table: slots_[fd] for every fd of the domain, and the fds with an
+  // entry in members_[0, num_entries_): those in the set, and those removed
+  // while walks of the table are in progress (`num_removed_` of them).
   std::unique_ptr<Slot[], detail::FreeDeleter> slots_;
   std::unique_ptr<int[], detail::FreeDeleter> members_;
+  mutable std::uint32_t num_entries_ = 0;
+  mutable std::uint32_t num_removed_ = 0;
+  // A walk of the table visits the entries present when it began whose fd
+  // is in the set and was not revived since: since_[fd] is the walk clock
+  // when fd's entry was last revived, and each walk takes the clock and
+  // advances it, so an entry revived during the walk is not visited. The
+  // clock only grows (until the last walk to end resets it, with since_,
+  // long before it could wrap), so older values of since_ stay below it.
+  // Moves with the table.
+  std::unique_ptr<std::uint32_t[], detail::FreeDeleter> since_;
+  mutable std::uint32_t walk_clock_ = 0;
+  // Walks of the table in progress on this object (not moved with the
+  // table: a walk belongs to the object it began on).
+  mutable std::uint32_t table_walks_ = 0;
+
+  // The ready set: the last wait wrote events_[0, ready_end_); it holds the
+  // last `num_ready_` of them (`clear_ready` empties it, not the buffer).
   std::unique_ptr<epoll_event[], detail::FreeDeleter> events_;
-  // The innermost walks in progress, each linking to the one it is nested in.
-  mutable TableWalk* table_walks_ = nullptr;
-  mutable ReadyWalk* ready_walks_ = nullptr;
-  // The process that made the set, and whether this is a child of it made
-  // by fork(2) since, which has not called `after_fork` (src/table.cc keeps
-  // every open set in a list, which a fork(2) child walks to mark them).
-  pid_t owner_pid_ = 0;
-  bool inherited_ = false;
-  Epoll* listed_prev_ = nullptr;
-  Epoll* listed_next_ = nullptr;
-  bool listed_ = false;
-  // Puts this set in the list of open sets, takes it out, or puts it where
-  // `other` was.
-  void enlist() noexcept;
-  void delist() noexcept;
-  void replace_in_list(Epoll& other) noexcept;
-  // In a fork(2) child: marks every open set inherited.
-  static void mark_inherited() noexcept;
+  int ready_end_ = 0;
+  int num_ready_ = 0;
+
+  // Epochs, which walks and ranges compare to see whether they must stop.
+  // `table_epoch_` counts what frees or replaces the table (close, resize,
+  // moves); `ready_epoch_` counts those and what rewrites the event buffer
+  // (wait, pwait, after_fork). Never moved: each counts for its object.
+  std::uint64_t table_epoch_ = 0;
+  std::uint64_t ready_epoch_ = 0;
+  // Ends every walk and every range of this object.
+  void invalidate() noexcept {
+    ++table_epoch_;
+    ++ready_epoch_;
+  }
 };
 
 // Epoll::Flags
@@ -463,8 +513,11 @@ inline constexpr Epoll::Flags Epoll::Flags::exclusive = Epoll::Flags::of_bits(EP
 // How long `wait` may block. `after` has the kernel's granularity of one
 // millisecond and rounds a positive span up to the next millisecond (1 µs
 // waits 1 ms, 1.2 ms waits 2 ms); `after_precise` keeps nanoseconds where the
-// kernel has `epoll_pwait2`. A span of zero or less is `immediately`; a span
-// beyond what the kernel takes is clamped, never wrapped.
+// kernel has `epoll_pwait2`. Both take any `std::chrono::duration`, integer
+// or floating-point: a span of zero or less, or NaN, is `immediately`; a
+// span too long for `std::chrono::nanoseconds` (`seconds::max()`, an
+// infinity) is the longest span, about 292 years; a span beyond what one
+// system call takes is waited for over several, never wrapped.
 class Epoll::Timeout {
  public:
   // Block until an event arrives.
@@ -472,41 +525,80 @@ class Epoll::Timeout {
   // Poll: return at once.
   static constexpr Timeout immediately() noexcept { return Timeout(Kind::immediately, 0); }
   // Block at most `span`, rounded up to whole milliseconds.
-  static constexpr Timeout after(std::chrono::nanoseconds span) noexcept {
-    return span.count() <= 0 ? immediately() : Timeout(Kind::millis, span.count());
+  template <class Rep, class Period>
+  static constexpr Timeout after(std::chrono::duration<Rep, Period> span) noexcept {
+    const std::int64_t ns = nanos_of(span);
+    if (ns == 0) return immediately();
+    // Whole milliseconds, so that a wait a signal interrupts goes on for
+    // what is left of the rounded span.
+    return Timeout(Kind::millis, ns > kMaxNanos - (kNanosPerMilli - 1)
+                                     ? kMaxNanos
+                                     : (ns + kNanosPerMilli - 1) / kNanosPerMilli * kNanosPerMilli);
   }
   // Block at most `span`, to the nanosecond where the kernel has
   // `epoll_pwait2` (Linux 5.11+); elsewhere (older kernels, valgrind) as
   // `after`. Which of the two applies is found out at run time, once.
-  static constexpr Timeout after_precise(std::chrono::nanoseconds span) noexcept {
-    return span.count() <= 0 ? immediately() : Timeout(Kind::nanos, span.count());
+  template <class Rep, class Period>
+  static constexpr Timeout after_precise(std::chrono::duration<Rep, Period> span) noexcept {
+    const std::int64_t ns = nanos_of(span);
+    return ns == 0 ? immediately() : Timeout(Kind::nanos, ns);
   }
 
  private:
   friend class Epoll;
   enum class Kind : std::uint8_t { never, immediately, millis, nanos };
+  static constexpr std::int64_t kMaxNanos = std::numeric_limits<std::int64_t>::max();
+  static constexpr std::int64_t kNanosPerMilli = 1'000'000;
+  static constexpr int kMaxMillis = std::numeric_limits<int>::max();
+
   constexpr Timeout(Kind kind, std::int64_t span_ns) noexcept
       : kind_(kind),
         millis_(kind == Kind::never         ? -1
                 : kind == Kind::immediately ? 0
                                             : millis_of(span_ns)),
         span_ns_(span_ns) {}
+
+  // `span` in whole nanoseconds, rounded up, saturated to [0, kMaxNanos]
+  // before any multiplication can overflow; 0 for NaN.
+  template <class Rep, class Period>
+  static constexpr std::int64_t nanos_of(std::chrono::duration<Rep, Period> span) noexcept {
+    static_assert(std::is_arithmetic_v<Rep>, "a Timeout's span counts in an arithmetic type");
+    using PerTick = std::ratio_divide<Period, std::nano>;  // nanoseconds per tick: num / den
+    if (!(span.count() > 0)) return 0;                     // zero, negative or NaN
+    if constexpr (std::is_integral_v<Rep> && PerTick::den == 1) {
+      const auto ticks = static_cast<std::uintmax_t>(span.count());
+      constexpr auto kMaxTicks = static_cast<std::uintmax_t>(kMaxNanos) / PerTick::num;
+      return ticks > kMaxTicks ? kMaxNanos : static_cast<std::int64_t>(ticks * PerTick::num);
+    } else if constexpr (std::is_integral_v<Rep> && PerTick::num == 1) {
+      const auto ticks = static_cast<std::uintmax_t>(span.count());
+      const std::uintmax_t ns = ticks / PerTick::den + (ticks % PerTick::den != 0 ? 1 : 0);
+      return ns > static_cast<std::uintmax_t>(kMaxNanos) ? kMaxNanos : static_cast<std::int64_t>(ns);
+    } else {
+      // Floating-point spans and odd ratios: in long double, where a
+      // product too large is an infinity, not undefined behaviour.
+      const long double ns = static_cast<long double>(span.count()) * static_cast<long double>(PerTick::num) /
+                             static_cast<long double>(PerTick::den);
+      if (!(ns < static_cast<long double>(kMaxNanos))) return kMaxNanos;
+      const auto whole = static_cast<std::int64_t>(ns);
+      return static_cast<long double>(whole) < ns ? whole + 1 : whole;
+    }
+  }
   // The one mapping from a positive span to epoll_wait's timeout: whole
   // milliseconds rounded up, cut to INT_MAX (whatever is left is waited for
   // on the next round).
   static constexpr int millis_of(std::int64_t span_ns) noexcept {
-    constexpr std::int64_t kMaxMillis = 2'147'483'647;  // INT_MAX
-    return span_ns > kMaxMillis * 1'000'000 ? static_cast<int>(kMaxMillis)
-                                            : static_cast<int>((span_ns + 999'999) / 1'000'000);
+    return span_ns > std::int64_t{kMaxMillis} * kNanosPerMilli
+               ? kMaxMillis
+               : static_cast<int>((span_ns + kNanosPerMilli - 1) / kNanosPerMilli);
   }
   // Whether the span is longer than one epoll_wait takes.
   constexpr bool is_cut() const noexcept {
-    return millis_ == 2'147'483'647 && span_ns_ > millis_ * std::int64_t{1'000'000};
+    return millis_ == kMaxMillis && span_ns_ > std::int64_t{kMaxMillis} * kNanosPerMilli;
   }
 
   Kind kind_;
   int millis_;            // epoll_wait's timeout
-  std::int64_t span_ns_;  // > 0 for millis and nanos
+  std::int64_t span_ns_;  // > 0 for millis (whole milliseconds) and nanos
 };
 
 // Epoll::ReadyEvent
@@ -520,15 +612,19 @@ struct Epoll::ReadyEvent {
 
 // Epoll::ReadyRange
 //
-// The ready set of the last `wait` as a range of `ReadyEvent` values, read
-// from the kernel's own event buffer: `for (auto [fd, flags] : ep.ready())`.
-// Its iterators compare against where the range ends now, so that a loop
-// stops when what it walks is rewritten or freed (see `Epoll::ready`).
-// Each copy registers itself on its `Epoll`, which it must not outlive.
+// The ready set of a wait as a range of `ReadyEvent` values, read from the
+// kernel's own event buffer: `for (auto [fd, flags] : ep.ready())`. A range
+// and its iterators are small values that name the `Epoll` object, the
+// wait, and a place in the buffer; they are tied to the `Epoll` (which they
+// must not outlive), not to each other, so copies are trivial and an
+// iterator outlives the range that made it. Once the `Epoll` waits again,
+// is closed, resized, moved or calls `after_fork`, they read as empty: every
+// iterator equals `end()`. Constant time, no allocation.
 class Epoll::ReadyRange {
  public:
   // A random-access iterator yielding `ReadyEvent` by value. Iterators at
-  // or past the range's current end are all equal.
+  // or past the end of the ready set, or of a ready set gone since, are all
+  // equal; so are default-constructed ones.
   class iterator {
    public:
     using iterator_concept = std::random_access_iterator_tag;
@@ -544,86 +640,85 @@ class Epoll::ReadyRange {
     };
 
     iterator() noexcept = default;
-    ReadyEvent operator*() const noexcept { return {event_->data.fd, Flags::of_bits(event_->events)}; }
+    // The event; the iterator must be before the end.
+    ReadyEvent operator*() const noexcept {
+      const epoll_event& event = epoll_->events_[static_cast<std::size_t>(index_)];
+      return {event.data.fd, Flags::of_bits(event.events)};
+    }
     pointer operator->() const noexcept { return pointer{**this}; }
     ReadyEvent operator[](difference_type n) const noexcept { return *(*this + n); }
-    iterator& operator++() noexcept {
-      ++event_;
-      return *this;
-    }
+    iterator& operator++() noexcept { return *this += 1; }
     iterator operator++(int) noexcept {
       iterator old = *this;
-      ++event_;
+      *this += 1;
       return old;
     }
-    iterator& operator--() noexcept {
-      --event_;
-      return *this;
-    }
+    iterator& operator--() noexcept { return *this -= 1; }
     iterator operator--(int) noexcept {
       iterator old = *this;
-      --event_;
+      *this -= 1;
       return old;
     }
     iterator& operator+=(difference_type n) noexcept {
-      event_ += n;
+      index_ += n;
       return *this;
     }
     iterator& operator-=(difference_type n) noexcept {
-      event_ -= n;
+      index_ -= n;
       return *this;
     }
     friend iterator operator+(iterator it, difference_type n) noexcept { return it += n; }
     friend iterator operator+(difference_type n, iterator it) noexcept { return it += n; }
     friend iterator operator-(iterator it, difference_type n) noexcept { return it -= n; }
-    friend difference_type operator-(iterator a, iterator b) noexcept { return a.position() - b.position(); }
-    friend bool operator==(iterator a, iterator b) noexcept { return a.position() == b.position(); }
-    friend auto operator<=>(iterator a, iterator b) noexcept { return a.position() <=> b.position(); }
+    friend difference_type operator-(const iterator& a, const iterator& b) noexcept {
+      return a.position() - b.position();
+    }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept {
+      return a.position() == b.position();
+    }
+    friend auto operator<=>(const iterator& a, const iterator& b) noexcept {
+      return a.position() <=> b.position();
+    }
 
    private:
     friend class ReadyRange;
-    iterator(const epoll_event* event, const ReadyWalk* walk) noexcept : event_(event), walk_(walk) {}
-    // Where the iterator stands, no further than the range's current end.
-    const epoll_event* position() const noexcept { return event_ < walk_->end ? event_ : walk_->end; }
+    iterator(const Epoll* epoll, std::uint64_t epoch, difference_type index) noexcept
+        : epoll_(epoll), epoch_(epoch), index_(index) {}
+    // Where the iterator stands in the event buffer: its index while its
+    // wait's events are there and it is before their end, else their end.
+    difference_type position() const noexcept {
+      if (epoll_ == nullptr) return 0;
+      const difference_type end = epoll_->ready_end_;
+      return epoch_ == epoll_->ready_epoch_ && index_ < end ? index_ : end;
+    }
 
-    const epoll_event* event_ = nullptr;
-    const ReadyWalk* walk_ = nullptr;
+    const Epoll* epoll_ = nullptr;
+    std::uint64_t epoch_ = 0;
+    difference_type index_ = 0;
   };
 
-  // A copy views the same events, and is emptied by the same calls.
-  ReadyRange(const ReadyRange& other) noexcept
-      : epoll_(other.epoll_), begin_(other.begin_), walk_{other.walk_.end, nullptr} {
-    detail::register_walk(epoll_->ready_walks_, walk_);
-  }
-  ReadyRange& operator=(const ReadyRange& other) noexcept {
-    if (this != &other) {
-      detail::unregister_walk(epoll_->ready_walks_, walk_);
-      epoll_ = other.epoll_;
-      begin_ = other.begin_;
-      walk_.end = other.walk_.end;
-      detail::register_walk(epoll_->ready_walks_, walk_);
-    }
-    return *this;
-  }
-  ~ReadyRange() { detail::unregister_walk(epoll_->ready_walks_, walk_); }
-
-  iterator begin() const noexcept { return iterator(begin_, &walk_); }
-  iterator end() const noexcept { return iterator(walk_.end, &walk_); }
-  std::size_t size() const noexcept { return static_cast<std::size_t>(walk_.end - begin_); }
-  bool empty() const noexcept { return walk_.end == begin_; }
+  iterator begin() const noexcept { return iterator(epoll_, epoch_, begin_); }
+  iterator end() const noexcept { return iterator(epoll_, epoch_, end_); }
+  // The number of events; 0 once the ready set is gone.
+  std::size_t size() const noexcept { return is_current() ? static_cast<std::size_t>(end_ - begin_) : 0; }
+  bool empty() const noexcept { return size() == 0; }
   // The event at `i`, which must be below `size()`.
   ReadyEvent operator[](std::size_t i) const noexcept { return begin()[static_cast<std::ptrdiff_t>(i)]; }
 
  private:
   friend class Epoll;
   explicit ReadyRange(const Epoll& epoll) noexcept
-      : epoll_(&epoll), begin_(epoll.events_.get()), walk_{begin_ + epoll.num_ready_, nullptr} {
-    detail::register_walk(epoll.ready_walks_, walk_);
-  }
+      : epoll_(&epoll),
+        epoch_(epoll.ready_epoch_),
+        begin_(epoll.ready_end_ - epoll.num_ready_),
+        end_(epoll.ready_end_) {}
+  // Whether the wait whose events the range views is still the last one.
+  bool is_current() const noexcept { return epoch_ == epoll_->ready_epoch_; }
 
   const Epoll* epoll_;
-  const epoll_event* begin_;
-  ReadyWalk walk_;
+  std::uint64_t epoch_;
+  int begin_;
+  int end_;
 };
 
 // Prints `flags.to_string()`.

@@ -5,12 +5,13 @@
 // `wait` are forced inline into their callers because a call frame (the
 // call, and the registers saved across the system call) costs as much as
 // the rest of their work: it is what keeps "instructions per set/remove"
-// within raw + 15 in `make bench`. Their rare paths (errors, signals, walks
-// in progress, precise timeouts) are out of line in src/table.cc and
-// src/wait.cc.
+// and "per wait" in `make bench` near raw epoll's. Their rare paths (errors,
+// signals, precise timeouts, changes while the table is walked) are out of
+// line in src/table.cc and src/wait.cc.
 //
-// Each walk registers a record (detail/walks.h) and reads the `Epoll` afresh
-// after each callback, so that the callback may change or close the set.
+// A walk keeps no record on the `Epoll`: it compares an epoch after each
+// callback, and a walk of the table counts itself in `table_walks_`, so that
+// `remove` leaves the entries it walks in place until the last walk ends.
 
 #ifndef LINUX_EXT_DETAIL_EPOLL_INLINE_H_
 #define LINUX_EXT_DETAIL_EPOLL_INLINE_H_
@@ -22,11 +23,19 @@ namespace linux_ext {
 [[gnu::always_inline]] inline void Epoll::set(int fd, Flags flags) {
   check_change(fd, "set");
   Slot& slot = slots_[static_cast<std::size_t>(fd)];
-  if (slot.position == 0) {
+  const std::int32_t entry = slot.entry;
+  if (entry <= 0) {
+    if (entry != 0) [[unlikely]] {
+      add_reviving(fd, flags);
+      return;
+    }
     kernel_change("set", EPOLL_CTL_ADD, fd, flags);
     slot.events = flags.bits();
-    members_[size_] = fd;
-    slot.position = static_cast<std::uint32_t>(++size_);
+    // A new entry goes after every entry a walk in progress will visit.
+    const std::uint32_t added = num_entries_;
+    members_[added] = fd;
+    slot.entry = static_cast<std::int32_t>(added + 1);
+    num_entries_ = added + 1;
     return;
   }
   if (flags.do_intersect(Flags::exclusive)) throw_exclusive_on_modify(fd, flags);
@@ -38,19 +47,27 @@ namespace linux_ext {
 
 [[gnu::always_inline]] inline void Epoll::remove(int fd) {
   check_change(fd, "remove");
-  Slot& slot = slots_[static_cast<std::size_t>(fd)];
-  if (slot.position == 0) return;
+  if (slots_[static_cast<std::size_t>(fd)].entry <= 0) return;
   // The entry leaves the table first: if DEL fails the fd was closed, and
-  // the kernel has already dropped it. The last member fills its place.
-  if (table_walks_ != nullptr) [[unlikely]] {
-    remove_member_during_walks(fd);
-  } else {
-    const int last = members_[--size_];
-    members_[slot.position - 1] = last;
-    slots_[static_cast<std::size_t>(last)].position = slot.position;
-    slot.position = 0;
-  }
+  // the kernel has already dropped it.
+  remove_entry(fd);
   kernel_change("remove", EPOLL_CTL_DEL, fd, Flags::none);
+}
+
+[[gnu::always_inline]] inline void Epoll::remove_entry(int fd) noexcept {
+  if (table_walks_ != 0) [[unlikely]] {
+    remove_entry_during_walks(fd);
+    return;
+  }
+  // The last entry fills the gap.
+  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  const std::int32_t entry = slot.entry;
+  const std::uint32_t last_entry = num_entries_ - 1;
+  const int last = members_[last_entry];
+  members_[static_cast<std::uint32_t>(entry) - 1] = last;
+  slots_[static_cast<std::size_t>(last)].entry = entry;
+  slot.entry = 0;
+  num_entries_ = last_entry;
 }
 
 [[gnu::always_inline]] inline void Epoll::kernel_change(const char* operation, int op, int fd,
@@ -68,24 +85,27 @@ namespace linux_ext {
   return wait_inline("wait", timeout);
 }
 
-inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span) {
+template <class Rep, class Period>
+Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::duration<Rep, Period> span) {
   return wait_inline("wait_timeout_after", Timeout::after(span));
 }
 
 [[gnu::always_inline]] inline Epoll::WaitResult Epoll::wait_inline(const char* operation, Timeout timeout) {
   // A poll, an unbounded wait or a wait of whole milliseconds: one
   // epoll_wait, and for a timed wait the clock read that lets a signal be
-  // followed by a wait for the time that is left. Precise timeouts, an
-  // empty domain (a closed set, one inherited through fork(2), or one made
-  // for no fd) and walks to stop take the whole loop.
-  if (timeout.kind_ == Timeout::Kind::nanos || domain_ == 0 || ready_walks_ != nullptr) [[unlikely]] {
+  // followed by a wait for the time that is left. Precise timeouts, a
+  // closed set, one inherited through fork(2) (and one made for no fd: the
+  // same comparison) take the whole loop.
+  if (timeout.kind_ == Timeout::Kind::nanos || !may_change(0)) [[unlikely]] {
     return wait_with(operation, timeout, nullptr);
   }
+  // The buffer is about to be rewritten: walks and ranges of it end.
+  ++ready_epoch_;
   std::int64_t started_ns = 0;
   if (timeout.kind_ == Timeout::Kind::millis) {
     started_ns = detail::monotonic_now_ns();
     if (started_ns < 0) [[unlikely]] {
-      num_ready_ = 0;
+      set_ready(0);
       throw_wait_error(operation, "clock_gettime", errno);
     }
   }
@@ -93,10 +113,10 @@ inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span
     return ::epoll_wait(epoll_fd_, events_.get(), max_ready_events_, timeout.millis_);
   });
   if (n > 0) [[likely]] {
-    num_ready_ = n;
+    set_ready(n);
     return WaitResult::ok;
   }
-  num_ready_ = 0;
+  set_ready(0);
   if (n == 0 && !timeout.is_cut()) return WaitResult::timeout;
   if (n < 0 && errno != EINTR) throw_wait_error(operation, "epoll_wait", errno);
   // A signal, or a cut span ran out: go on for the time that is left.
@@ -106,11 +126,27 @@ inline Epoll::WaitResult Epoll::wait_timeout_after(std::chrono::nanoseconds span
 template <class F>
 void Epoll::walk_table(const char* operation, F&& f) const {
   check_open(operation);
-  TableWalk walk{size_, nullptr};
-  detail::WalkGuard guard(table_walks_, walk);
-  while (walk.unvisited > 0) {
-    const int fd = members_[--walk.unvisited];
-    f(fd, Flags::of_bits(slots_[static_cast<std::size_t>(fd)].events));
+  // Counts the walk while it runs, also when `f` throws; the last walk to
+  // end tidies the table.
+  struct Counted {
+    const Epoll& epoll;
+    explicit Counted(const Epoll& e) noexcept : epoll(e) { ++e.table_walks_; }
+    Counted(const Counted&) = delete;
+    Counted& operator=(const Counted&) = delete;
+    ~Counted() {
+      if (--epoll.table_walks_ == 0) epoll.tidy_table();
+    }
+  } counted(*this);
+  const std::uint32_t began = walk_clock_++;
+  const std::uint64_t epoch = table_epoch_;
+  const std::uint32_t num_entries = num_entries_;
+  for (std::uint32_t i = 0; i < num_entries; ++i) {
+    const int fd = members_[i];
+    const Slot& slot = slots_[static_cast<std::size_t>(fd)];
+    // In the set, and not revived since the walk began.
+    if (slot.entry <= 0 || since_[static_cast<std::size_t>(fd)] > began) continue;
+    f(fd, Flags::of_bits(slot.events));
+    if (table_epoch_ != epoch) return;  // closed, resized or moved
   }
 }
 
@@ -126,8 +162,7 @@ A Epoll::fold(A init, F&& f) const {
 }
 
 // Forced inline, with iter_ready: a call frame around the walk would weigh
-// on "instructions per wait" in `make bench` as much as the walk's own
-// bookkeeping.
+// on "instructions per wait" in `make bench` as much as the walk itself.
 template <class F>
 [[gnu::always_inline]] inline void Epoll::walk_ready(const char* operation, F&& f) const {
   // A closed set has no ready events, so only an empty walk must check.
@@ -135,10 +170,12 @@ template <class F>
     check_open(operation);
     return;
   }
-  const epoll_event* event = events_.get();
-  ReadyWalk walk{event + num_ready_, nullptr};
-  detail::WalkGuard guard(ready_walks_, walk);
-  for (; event < walk.end; ++event) f(event->data.fd, Flags::of_bits(event->events));
+  const std::uint64_t epoch = ready_epoch_;
+  const epoll_event* event = events_.get() + (ready_end_ - num_ready_);
+  const epoll_event* const end = events_.get() + ready_end_;
+  do {
+    f(event->data.fd, Flags::of_bits(event->events));
+  } while (++event != end && ready_epoch_ == epoch);
 }
 
 template <class F>

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -76,9 +77,24 @@ inline std::int64_t monotonic_now_ns() noexcept {
 // names the operation, the call and its input (src/error.cc).
 [[noreturn, gnu::cold]] void throw_errno(int error, const std::string& context);
 
+// How many times this process's line has forked, counted in units of 2^32:
+// 0 in a process that was not made by fork(2), and one unit more in each
+// child, added by a `pthread_atfork` handler (src/table.cc) before the child
+// runs code of its own. A set remembers the value of the process that owns
+// it, so that a child sees it is not the owner by one comparison, without a
+// system call.
+extern std::atomic<std::uint64_t> fork_generation;
+inline constexpr std::uint64_t kForkGenerationUnit = std::uint64_t{1} << 32;
+
 // Whether the kernel answered epoll_pwait2 with ENOSYS (an old kernel, or
 // valgrind): found out by the first precise wait, then kept (src/wait.cc).
 extern std::atomic<bool> epoll_pwait2_missing;
+
+// Frees memory from `std::calloc`, the allocator of the table and the
+// ready buffer.
+struct FreeDeleter {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
 
 }  // namespace linux_ext::detail
 
