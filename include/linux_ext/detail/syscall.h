@@ -36,6 +36,7 @@ enum class Syscall {
   fstat,
   open,
   read,
+  ioctl,
   calloc,
 };
 // The number of `Syscall` values.
