@@ -24,6 +24,7 @@
 #include <system_error>
 #include <utility>
 
+#include "kernel_view.h"
 #include "linux_ext/detail/syscall.h"
 #include "linux_ext/epoll.h"
 
@@ -276,7 +277,17 @@ void Epoll::throw_ctl_error(const char* operation, int op, int fd, Flags flags) 
   std::string context =
       std::string("Epoll::") + operation + ": epoll_ctl(" + ctl_name(op) + ", fd " + std::to_string(fd);
   if (op != EPOLL_CTL_DEL) context += ", " + flags.to_string();
-  detail::throw_errno(error, context + ")");
+  context += ")";
+  if (error == ENOSPC) {
+    // The user's watches, over every epoll set, reached the limit; it is
+    // this file an administrator raises.
+    const std::string limit_path = "/proc/sys/fs/epoll/max_user_watches";
+    const OrError<std::string> limit = detail::read_whole_file(limit_path);
+    context +=
+        ": the user's epoll watches reached the limit in " + limit_path +
+        (limit ? ", now " + limit->substr(0, limit->find('\n')) : " (" + limit.error().message() + ")");
+  }
+  detail::throw_errno(error, context);
 }
 
 // ---------------------------------------------------------------------------
