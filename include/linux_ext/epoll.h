@@ -516,6 +516,31 @@ struct Epoll::ReadyEvent {
   int fd;
   Flags flags;
   friend bool operator==(const ReadyEvent&, const ReadyEvent&) = default;
+
+  // Beyond Core: what the kernel's bits mean, read as mio reads them.
+  // Constant time.
+
+  // Data, or urgent data, can be read: `in` or `pri`.
+  constexpr bool is_readable() const noexcept { return flags.do_intersect(Flags::in + Flags::pri); }
+  // Data can be written: `out`.
+  constexpr bool is_writable() const noexcept { return flags.do_intersect(Flags::out); }
+  // The file has an error (a socket's is read with SO_ERROR): `err`.
+  constexpr bool is_error() const noexcept { return flags.do_intersect(Flags::err); }
+  // Urgent data (TCP out-of-band) can be read: `pri`.
+  constexpr bool is_priority() const noexcept { return flags.do_intersect(Flags::pri); }
+  // The reading half is closed: `hup`, or `in` with `rdhup` (the peer shut
+  // its writing half, and every byte it sent was read or is readable; watch
+  // `rdhup` to hear of it before the connection is closed both ways).
+  constexpr bool is_read_closed() const noexcept {
+    return flags.do_intersect(Flags::hup) || (Flags::in + Flags::rdhup).is_subset(flags);
+  }
+  // The writing half is closed: `hup`, or `out` with `err` (a socket that
+  // failed, a pipe whose reader closed), or `err` alone (such a pipe when it
+  // is full).
+  constexpr bool is_write_closed() const noexcept {
+    return flags.do_intersect(Flags::hup) || (Flags::out + Flags::err).is_subset(flags) ||
+           flags == Flags::err;
+  }
 };
 
 // Epoll::ReadyRange
