@@ -631,11 +631,11 @@ void print_section(const Options& options) {
     const int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
     std::printf(
         "\nThen the ping-pong: the client writes %zu bytes and reads them back, %d times per run after %d "
-        "unmeasured, %d run(s) per row, the rows of one path interleaved. The server answers from a "
+        "unmeasured, %d run%s per row, the rows of one path interleaved. The server answers from a "
         "linux_ext::Epoll with `set_busy_poll` as the row says (budget 0: the kernel's default). %s CPU time "
         "is each thread's own (getrusage(RUSAGE_THREAD), user and system: the kernel's receive work counts "
         "in the thread it ran in).\n\n",
-        kRequestSize, options.requests, options.warm_up, options.rounds,
+        kRequestSize, options.requests, options.warm_up, options.rounds, options.rounds == 1 ? "" : "s",
         cpus > 1
             ? ("The server's thread runs on CPU " + std::to_string(cpus - 1) + ", the client's on CPU 0.")
                   .c_str()
