@@ -536,9 +536,14 @@ void print_section(const Options& options) {
   char date[64];
   const std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  std::printf("Printed by `bench/busy_poll_latency%s` (`make bench%s`) on %s, Linux %s, %ld CPUs.\n",
-              options.quick ? " --quick" : "", options.quick ? "-quick" : "", date, system.release,
-              sysconf(_SC_NPROCESSORS_ONLN));
+  // Other work on the machine shows in the round trips, the p99 most.
+  double load[1] = {0};
+  getloadavg(load, 1);
+  std::printf(
+      "Printed by `bench/busy_poll_latency%s` (`make bench%s`) on %s, Linux %s, %ld CPUs, load average %.2f "
+      "when it began.\n",
+      options.quick ? " --quick" : "", options.quick ? "-quick" : "", date, system.release,
+      sysconf(_SC_NPROCESSORS_ONLN), load[0]);
   std::string ip;
   if (geteuid() != 0) {
     std::printf(
