@@ -33,9 +33,9 @@ int params_ioctl(int epoll_fd, unsigned long request, EpollParams& params) noexc
   return detail::call(Syscall::ioctl, [&] { return ::ioctl(epoll_fd, request, &params); }) == 0 ? 0 : errno;
 }
 
-// Whether `error` says the kernel has no busy-poll ioctls: ENOTTY from an
-// epoll fd before 6.9 (or EINVAL, where an older ioctl path answered for
-// it), EOPNOTSUPP without CONFIG_NET_RX_BUSY_POLL.
+// Whether `error` says the kernel has no busy-poll ioctls: ENOTTY or EINVAL
+// before 6.9, EOPNOTSUPP without CONFIG_NET_RX_BUSY_POLL. (The arguments
+// are checked before the ioctl, so EINVAL cannot be about them.)
 bool means_unsupported(int error) { return error == ENOTTY || error == EINVAL || error == EOPNOTSUPP; }
 
 std::string describe(const Epoll::BusyPoll& params) {
