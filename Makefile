@@ -39,7 +39,7 @@ TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-ser
 # The fuzz targets are configured with the tests, hence GoogleTest.
 FUZZ_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev clang libclang-rt-14-dev
 BENCH_PACKAGES := $(BUILD_PACKAGES) libbenchmark-dev libev-dev libevent-dev libuv1-dev libboost-dev \
-                  gnuplot-nox valgrind strace redis-tools util-linux
+                  gnuplot-nox valgrind strace redis-tools util-linux iproute2
 
 # $(call cmake_build,DIR,CMAKE_ARGS[,BUILD_ARGS]): configure DIR and build it.
 define cmake_build

@@ -46,10 +46,9 @@ class WrappedLoop {
   // Waits up to 100 ms and calls f(fd, readable, writable) per event.
   template <class F>
   void wait(F&& f) {
-    using Flags = linux_ext::Epoll::Flags;
     if (ep_.wait_timeout_after(std::chrono::milliseconds(100)) != linux_ext::Epoll::WaitResult::ok) return;
-    for (auto [fd, flags] : ep_.ready()) {
-      f(fd, flags.do_intersect(Flags::in + Flags::hup + Flags::err), flags.do_intersect(Flags::out));
+    for (const linux_ext::Epoll::ReadyEvent event : ep_.ready()) {
+      f(event.fd, event.is_readable() || event.is_read_closed() || event.is_error(), event.is_writable());
     }
   }
 

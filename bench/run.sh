@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark suite and prints docs/benchmarks.md on stdout:
 # the machine, the micro-benchmarks, the side-by-side tables, the
-# deterministic figures and the PING server under redis-benchmark.
+# deterministic figures, the PING server under redis-benchmark and the
+# round trips with and without busy polling.
 #
 #   bench/run.sh BUILD_DIR [--quick] [--charts DIR]
 # --quick: fewer rounds and sizes, for checking a change (under a minute).
@@ -119,6 +120,11 @@ measures the whole path through the kernel's loopback, of which the wrapper is a
 | raw epoll | $raw_median | ${raw_rps[*]} | 1.00 |
 | linux_ext::Epoll | $wrapped_median | ${wrapped_rps[*]} | $(awk -v a="$wrapped_median" -v b="$raw_median" 'BEGIN { printf "%.3f", a / b }') |
 PING
+
+progress "busy polling over a veth pair"
+# It pins its server and client threads itself, and prints why where it
+# cannot measure (not root, no iproute2).
+"$build/bench/busy_poll_latency" $quick
 
 progress "micro-benchmarks"
 echo

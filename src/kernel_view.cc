@@ -43,7 +43,8 @@ dev_t from_kernel_dev(std::uint32_t kernel_dev) {
   return makedev(kernel_dev >> 20, kernel_dev & ((1U << 20) - 1));
 }
 
-// The whole file at `path`, or the errno of the open or read that failed.
+}  // namespace
+
 OrError<std::string> read_whole_file(const std::string& path) {
   auto fail = [&](int error) {
     return Error(std::error_code(error, std::generic_category()), "cannot read " + path);
@@ -66,8 +67,6 @@ OrError<std::string> read_whole_file(const std::string& path) {
   call(Syscall::close, [&] { return ::close(fd); });
   return text;
 }
-
-}  // namespace
 
 OrError<std::vector<WatchedFd>> parse_epoll_fdinfo(std::string_view text) {
   std::vector<WatchedFd> watched;

@@ -38,6 +38,11 @@ struct WatchedFd {
 // A `tfd:` line that cannot be read is an Error naming the line.
 OrError<std::vector<WatchedFd>> parse_epoll_fdinfo(std::string_view text);
 
+// The whole file at `path` (a /proc or /sys file), read through the
+// system-call seam (include/linux_ext/detail/syscall.h), or an Error with the
+// errno of the open or read that failed.
+OrError<std::string> read_whole_file(const std::string& path);
+
 // Reads the file at `path` (e.g. "/proc/self/fdinfo/3") and parses it as
 // above; a file that cannot be read is an Error with its errno. The reads go
 // through the system-call seam (include/linux_ext/detail/syscall.h).

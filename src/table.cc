@@ -24,6 +24,7 @@
 #include <system_error>
 #include <utility>
 
+#include "kernel_view.h"
 #include "linux_ext/detail/syscall.h"
 #include "linux_ext/epoll.h"
 
@@ -255,7 +256,17 @@ void Epoll::throw_ctl_error(const char* operation, int op, int fd, Flags flags) 
   std::string context =
       std::string("Epoll::") + operation + ": epoll_ctl(" + ctl_name(op) + ", fd " + std::to_string(fd);
   if (op != EPOLL_CTL_DEL) context += ", " + flags.to_string();
-  detail::throw_errno(error, context + ")");
+  context += ")";
+  if (error == ENOSPC) {
+    // The user's watches, over every epoll set, reached the limit; it is
+    // this file an administrator raises.
+    const std::string limit_path = "/proc/sys/fs/epoll/max_user_watches";
+    const OrError<std::string> limit = detail::read_whole_file(limit_path);
+    context +=
+        ": the user's epoll watches reached the limit in " + limit_path +
+        (limit ? ", now " + limit->substr(0, limit->find('\n')) : " (" + limit.error().message() + ")");
+  }
+  detail::throw_errno(error, context);
 }
 
 // ---------------------------------------------------------------------------
@@ -371,6 +382,9 @@ void Epoll::after_fork() {
   if (!is_inherited()) return;
   const int epoll_fd = detail::call(Syscall::epoll_create1, [] { return ::epoll_create1(EPOLL_CLOEXEC); });
   if (epoll_fd < 0) detail::throw_errno(errno, "Epoll::after_fork: epoll_create1");
+  // The busy-poll parameters belong to the instance: the new one gets them
+  // while the old one can still tell them.
+  const int busy_poll_error = copy_busy_poll(epoll_fd_, epoll_fd);
   // From here on the set is the child's own, whatever the kernel refuses.
   ++ready_epoch_;
   set_ready(0);
@@ -399,10 +413,14 @@ void Epoll::after_fork() {
                  std::generic_category().message(error) + ")";
     }
   }
-  if (first_error != 0) {
-    detail::throw_errno(first_error,
-                        "Epoll::after_fork: the kernel refused" + refused + ", which left the table");
+  if (first_error == 0 && busy_poll_error == 0) return;
+  std::string context = "Epoll::after_fork: the kernel refused";
+  if (first_error != 0) context += refused + ", which left the table";
+  if (busy_poll_error != 0) {
+    context += std::string(first_error != 0 ? ", and" : "") + " the busy-poll parameters (" +
+               std::generic_category().message(busy_poll_error) + ")";
   }
+  detail::throw_errno(first_error != 0 ? first_error : busy_poll_error, context);
 }
 
 // ---------------------------------------------------------------------------

@@ -45,6 +45,8 @@ const char* name(Syscall id) noexcept {
       return "open";
     case Syscall::read:
       return "read";
+    case Syscall::ioctl:
+      return "ioctl";
     case Syscall::calloc:
       return "calloc";
   }

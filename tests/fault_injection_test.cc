@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <system_error>
@@ -232,6 +233,36 @@ std::vector<CtlCase> all_ctl_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Calls, CtlFault, ::testing::ValuesIn(all_ctl_cases()), ctl_case_name);
+
+// ENOSPC from epoll_ctl: the user's watches, over all their epoll sets,
+// reached fs.epoll.max_user_watches. The message names that file and its
+// value, the limit a user has to raise; where the file cannot be read, it
+// names the file and why.
+TEST_F(FaultTest, EnospcNamesTheWatchLimitAndItsValue) {
+  const std::string limit_path = "/proc/sys/fs/epoll/max_user_watches";
+  long limit = 0;
+  ASSERT_TRUE(std::ifstream(limit_path) >> limit) << "cannot read " << limit_path;
+  Fd a = make_eventfd();
+  Epoll ep = Epoll::create(64, 8).value();
+  fi::fail(Syscall::epoll_ctl, 1, ENOSPC);
+  const std::optional<std::system_error> e = thrown<std::system_error>([&] { ep.set(a.get(), Flags::in); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code(), std::error_code(ENOSPC, std::generic_category()));
+  EXPECT_EQ(std::string(e->what()), "Epoll::set: epoll_ctl(EPOLL_CTL_ADD, fd " + std::to_string(a.get()) +
+                                        ", (in)): the user's epoll watches reached the limit in " +
+                                        limit_path + ", now " + std::to_string(limit) + ": " +
+                                        std::strerror(ENOSPC));
+  EXPECT_EQ(ep.find(a.get()), std::nullopt);
+
+  fi::fail(Syscall::epoll_ctl, 1, ENOSPC);
+  fi::fail(Syscall::open, 1, EACCES);
+  const std::string what = what_thrown<std::system_error>([&] { ep.set(a.get(), Flags::in); });
+  EXPECT_NE(what.find("reached the limit in " + limit_path + " (cannot read " + limit_path + ": " +
+                      std::strerror(EACCES) + ")"),
+            std::string::npos)
+      << what;
+  expect_consistent(ep);
+}
 
 // --- epoll_wait, epoll_pwait, epoll_pwait2, clock_gettime ------------------
 

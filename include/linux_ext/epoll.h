@@ -90,6 +90,30 @@ class Epoll {
   // event (`timeout`), or a signal arrived during `pwait` (`interrupted`).
   enum class WaitResult { ok, timeout, interrupted };
 
+  // Epoll::BusyPoll (beyond Core; Linux 6.9 and later)
+  //
+  // The set's busy-poll parameters, the kernel's `struct epoll_params`: a
+  // wait first spins in the kernel over the device queue (NAPI) its sockets'
+  // packets came through, for up to `usecs`, and sleeps only when nothing
+  // arrived by then. It trades CPU for latency, and acts only on sockets
+  // whose packets came through a queue with a NAPI id (a real NIC's; not
+  // loopback's). All zero, as every new set starts: off, unless the system
+  // busy-polls every set (the sysctl net.core.busy_poll).
+  struct BusyPoll {
+    // How long a wait busy-polls before it sleeps; 0: net.core.busy_poll's
+    // value (0 by default: no busy polling). At most INT32_MAX µs.
+    std::chrono::microseconds usecs{0};
+    // The most packets one poll of a device queue takes; 0: the kernel's
+    // default (8). Above 64 needs CAP_NET_ADMIN; at most 65 535.
+    unsigned budget = 0;
+    // Prefer busy polling to interrupts: where the device's
+    // napi_defer_hard_irqs and gro_flush_timeout are set, its interrupts
+    // stay off while the set keeps polling.
+    bool prefer = false;
+
+    friend bool operator==(const BusyPoll&, const BusyPoll&) = default;
+  };
+
   // create num_file_descrs max_ready_events
   //
   // Makes an epoll instance (with EPOLL_CLOEXEC) whose table covers the fds
@@ -231,6 +255,30 @@ class Epoll {
   // (ENOMEM) when memory is short; on any error nothing changes.
   void resize(int num_file_descrs, int max_ready_events);
 
+  // set_busy_poll params (beyond Core; Linux 6.9 and later)
+  //
+  // Sets this set's busy-poll parameters (see `BusyPoll`) with one
+  // ioctl(EPIOCSPARAMS). They belong to the kernel's instance: a move
+  // carries them, `resize` keeps them, and `after_fork` sets them on the
+  // child's new instance. The arguments are checked first: `usecs` negative
+  // or above INT32_MAX µs, or `budget` above 65 535, throw
+  // `std::invalid_argument` naming the field and its value, before any
+  // system call. The kernel's refusals are `std::system_error` with its
+  // errno: EPERM for a budget above 64 (the kernel's NAPI_POLL_WEIGHT)
+  // without CAP_NET_ADMIN, which the message says. A kernel without the
+  // ioctl (before 6.9: ENOTTY or EINVAL; built without
+  // CONFIG_NET_RX_BUSY_POLL: EOPNOTSUPP) gives
+  // `std::errc::operation_not_supported`, with a message naming Linux 6.9.
+  // On any error the parameters are unchanged. Throws `std::logic_error`
+  // when closed, and in a fork(2) child before `after_fork` (the instance is
+  // still the parent's). One system call; no allocation but on error.
+  void set_busy_poll(const BusyPoll& params);
+  // The busy-poll parameters the kernel holds for this set
+  // (ioctl(EPIOCGPARAMS)): all zero until `set_busy_poll`. A kernel without
+  // the ioctl gives the error `set_busy_poll` gives; `std::logic_error` when
+  // closed. One system call; no allocation but on error.
+  BusyPoll busy_poll() const;
+
   // wait timeout
   //
   // Blocks until at least one fd in the set is ready for an event it is
@@ -334,6 +382,11 @@ class Epoll {
   void remove_entry(int fd) noexcept;
   // What `remove_entry` does while walks of the table are in progress.
   void remove_entry_during_walks(int fd) noexcept;
+  // Copies the busy-poll parameters of the epoll instance `from_fd` to the
+  // instance `to_fd`, for `after_fork`; returns 0, or the errno of the ioctl
+  // that failed. Nothing to copy, and so 0: parameters all zero, or a kernel
+  // without the ioctls.
+  static int copy_busy_poll(int from_fd, int to_fd) noexcept;
   // The table walk behind `iter` and `fold`; `operation` names the caller.
   template <class F>
   void walk_table(const char* operation, F&& f) const;
@@ -608,6 +661,31 @@ struct Epoll::ReadyEvent {
   int fd;
   Flags flags;
   friend bool operator==(const ReadyEvent&, const ReadyEvent&) = default;
+
+  // Beyond Core: what the kernel's bits mean, read as mio reads them.
+  // Constant time.
+
+  // Data, or urgent data, can be read: `in` or `pri`.
+  constexpr bool is_readable() const noexcept { return flags.do_intersect(Flags::in + Flags::pri); }
+  // Data can be written: `out`.
+  constexpr bool is_writable() const noexcept { return flags.do_intersect(Flags::out); }
+  // The file has an error (a socket's is read with SO_ERROR): `err`.
+  constexpr bool is_error() const noexcept { return flags.do_intersect(Flags::err); }
+  // Urgent data (TCP out-of-band) can be read: `pri`.
+  constexpr bool is_priority() const noexcept { return flags.do_intersect(Flags::pri); }
+  // The reading half is closed: `hup`, or `in` with `rdhup` (the peer shut
+  // its writing half, and every byte it sent was read or is readable; watch
+  // `rdhup` to hear of it before the connection is closed both ways).
+  constexpr bool is_read_closed() const noexcept {
+    return flags.do_intersect(Flags::hup) || (Flags::in + Flags::rdhup).is_subset(flags);
+  }
+  // The writing half is closed: `hup`, or `out` with `err` (a socket that
+  // failed, a pipe whose reader closed), or `err` alone (such a pipe when it
+  // is full).
+  constexpr bool is_write_closed() const noexcept {
+    return flags.do_intersect(Flags::hup) || (Flags::out + Flags::err).is_subset(flags) ||
+           flags == Flags::err;
+  }
 };
 
 // Epoll::ReadyRange

@@ -37,6 +37,7 @@ enum class Syscall {
   fstat,
   open,
   read,
+  ioctl,
   calloc,
 };
 // The number of `Syscall` values.
