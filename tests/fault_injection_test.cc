@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -351,6 +352,48 @@ TEST_F(FaultTest, EintrKeepsTheDeadlineOfWait) {
       continue;  // the fallback counts otherwise
     EXPECT_EQ(fi::count(c.call), kInterruptions + 1);
     EXPECT_EQ(fi::count(Syscall::clock_gettime), kInterruptions + 1);
+  }
+}
+
+// EINTR early in a wait of a span shorter than a millisecond: `after`
+// rounded it up, and the wait goes on for what is left of the rounded
+// span, not of the span as given (which a signal would have used up).
+TEST_F(FaultTest, EintrLeavesWhatIsLeftOfTheRoundedSpan) {
+  Fd idle = make_eventfd(0);
+  Epoll ep = epoll_watching(idle);
+  fi::reset();
+  fi::fail(Syscall::epoll_wait, 1, EINTR);
+  const auto span = std::chrono::microseconds(1);
+  EXPECT_GE(time_of([&] { EXPECT_EQ(ep.wait(Timeout::after(span)), WaitResult::timeout); }),
+            std::chrono::milliseconds(1));
+  EXPECT_EQ(fi::count(Syscall::epoll_wait), 2) << "the interrupted call, then one for the rest of 1 ms";
+}
+
+// The spans that are `immediately` read no clock, whatever their type; the
+// others, as long as they are, read it once for their deadline.
+TEST_F(FaultTest, SpansOfAnyDurationType) {
+  Fd ready = make_eventfd(1);
+  Epoll ep = epoll_watching(ready);
+  auto clock_reads = [&](Timeout timeout) {
+    fi::reset();
+    EXPECT_EQ(ep.wait(timeout), WaitResult::ok);
+    return fi::count(Syscall::clock_gettime);
+  };
+  using std::chrono::duration;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const Timeout immediate :
+       {Timeout::after(duration<double>(nan)), Timeout::after(duration<double>(-inf)),
+        Timeout::after(duration<float, std::milli>(-0.5F)), Timeout::after(std::chrono::seconds::min()),
+        Timeout::after(duration<unsigned>(0)), Timeout::after_precise(duration<double>(nan))}) {
+    EXPECT_EQ(clock_reads(immediate), 0);
+  }
+  for (const Timeout timed :
+       {Timeout::after(duration<double>(inf)), Timeout::after(std::chrono::seconds::max()),
+        Timeout::after(std::chrono::hours::max()), Timeout::after(duration<double, std::nano>(0.25)),
+        Timeout::after(duration<long long, std::pico>(1)), Timeout::after(duration<int, std::ratio<1, 3>>(1)),
+        Timeout::after(duration<unsigned long long, std::nano>(~0ULL))}) {
+    EXPECT_EQ(clock_reads(timed), 1);
   }
 }
 

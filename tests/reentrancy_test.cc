@@ -287,6 +287,71 @@ TEST(ReadyRangeTest, IsEmptiedByMovingTheEpoll) {
   EXPECT_EQ(moved.num_ready(), 1);
 }
 
+TEST(ReadyRangeTest, RangesDestroyedCopiedOrAssignedInACallbackThatWaits) {
+  Fd fd = make_eventfd(1);
+  Epoll ep = make_epoll();
+  ep.set(fd.get(), Flags::in);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  std::optional<Epoll::ReadyRange> destroyed(ep.ready());
+  Epoll::ReadyRange assigned = ep.ready();
+  std::optional<Epoll::ReadyRange> copied;
+  ep.iter_ready([&](int, Flags) {
+    ep.iter_ready([&](int, Flags) {
+      const Epoll::ReadyRange inner = ep.ready();
+      copied = inner;
+    });
+    assigned = ep.ready();
+    ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+    destroyed.reset();
+  });
+  // The range assigned and the copy viewed the wait the callback ended.
+  EXPECT_TRUE(assigned.empty());
+  EXPECT_TRUE(copied->empty());
+  ep.resize(128, 16);
+  EXPECT_EQ(std::distance(assigned.begin(), assigned.end()), 0);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  const Epoll::ReadyRange current = ep.ready();
+  EXPECT_EQ(current.size(), 1U);
+  for (const auto& range : {assigned, *copied}) {
+    EXPECT_EQ(range.size(), 0U);
+    EXPECT_EQ(range.begin(), range.end());
+  }
+}
+
+TEST(ReadyRangeTest, IsEmptiedByMovingIntoTheEpollInACallback) {
+  Fd fd = make_eventfd(1);
+  Epoll ep = make_epoll();
+  ep.set(fd.get(), Flags::in);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  const Epoll::ReadyRange kept = ep.ready();
+  ep.iter_ready([&](int, Flags) { ep = make_epoll(64, 8); });
+  Fd other = make_eventfd(1);
+  ep.set(other.get(), Flags::in);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  EXPECT_EQ(kept.size(), 0U);
+  for (const auto event : kept) ADD_FAILURE() << "fd " << event.fd << " of a ready set gone";
+}
+
+TEST(ReadyRangeTest, IteratorsBelongToTheEpollNotToTheRange) {
+  Fd a = make_eventfd(1);
+  Fd b = make_eventfd(1);
+  Epoll ep = make_epoll();
+  ep.set(a.get(), Flags::in);
+  ep.set(b.get(), Flags::in);
+  ASSERT_EQ(ep.wait(Timeout::immediately()), WaitResult::ok);
+  std::set<int> seen;
+  for (auto it = ep.ready().begin(); it != ep.ready().end(); ++it) seen.insert(it->fd);
+  EXPECT_EQ(seen, (std::set<int>{a.get(), b.get()}));
+  // clear_ready inside such a loop: it goes on, and still ends.
+  int walked = 0;
+  for (auto it = ep.ready().begin(); it != ep.ready().end(); ++it) {
+    ++walked;
+    ep.clear_ready();
+  }
+  EXPECT_EQ(walked, 2);
+  EXPECT_EQ(Epoll::ReadyRange::iterator(), Epoll::ReadyRange::iterator());
+}
+
 // Walks of the table.
 
 enum class TableWalk { iter, fold };
@@ -426,7 +491,9 @@ TEST_P(TableSetTest, ResizeStopsTheWalk) {
   expect_consistent(ep_);
 }
 
-TEST_P(TableSetTest, RemovingInANestedWalkKeepsTheInnerOneRightAndStopsTheOuter) {
+TEST_P(TableSetTest, RemovingInANestedWalkKeepsBothRight) {
+  // The inner walk removes every fd; the outer, which visited one, finds no
+  // other left to visit.
   int outer = 0;
   std::vector<int> inner;
   walk_table(GetParam(), ep_, [&](int, Flags) {
@@ -441,6 +508,64 @@ TEST_P(TableSetTest, RemovingInANestedWalkKeepsTheInnerOneRightAndStopsTheOuter)
   EXPECT_EQ(inner.size(), static_cast<std::size_t>(kFds));
   EXPECT_EQ(ep_.size(), 0U);
   expect_consistent(ep_);
+}
+
+TEST_P(TableSetTest, AnOuterWalkGoesOnAfterANestedOneRemovedSomeFds) {
+  // At its first visit, the outer walk has a nested walk remove half of
+  // the fds: the outer then visits each of the others once, and none of
+  // the removed ones but the one it visited before.
+  std::set<int> removed;
+  const std::vector<int> visited = walk([&](int fd) {
+    if (!removed.empty()) return;
+    int n = 0;
+    walk_table(GetParam(), ep_, [&](int other, Flags) {
+      if (n++ % 2 == 0 && other != fd) {
+        ep_.remove(other);
+        removed.insert(other);
+      }
+    });
+  });
+  EXPECT_EQ(visited.size() + removed.size(), static_cast<std::size_t>(kFds));
+  for (const int fd : visited)
+    EXPECT_EQ(removed.count(fd), 0U) << "fd " << fd << " visited after its removal";
+  EXPECT_EQ(ep_.size(), kFds - removed.size());
+  expect_consistent(ep_);
+}
+
+TEST_P(TableSetTest, AnFdRemovedAndAddedAgainDuringTheWalkIsNotVisitedByIt) {
+  // The first visit removes every other fd and adds it back (as a
+  // connection closed and one accepted on the same number would be): the
+  // walk visits none of them again, but a walk begun after sees them all.
+  std::vector<int> inner_visits;
+  const std::vector<int> visited = walk([&](int fd) {
+    if (!inner_visits.empty()) return;
+    for (const Fd& other : fds_) {
+      if (other.get() == fd) continue;
+      ep_.remove(other.get());
+      ep_.set(other.get(), Flags::in + Flags::out);
+    }
+    ep_.iter([&](int inner, Flags flags) {
+      inner_visits.push_back(inner);
+      EXPECT_EQ(flags, inner == fd ? Flags::in : Flags::in + Flags::out) << "fd " << inner;
+    });
+  });
+  EXPECT_EQ(visited.size(), 1U);
+  EXPECT_EQ(inner_visits.size(), static_cast<std::size_t>(kFds));
+  EXPECT_EQ(ep_.size(), static_cast<std::size_t>(kFds));
+  expect_consistent(ep_);
+}
+
+TEST_P(TableSetTest, AWalkLeftByAnExceptionLeavesNothingBehind) {
+  EXPECT_THROW(walk([&](int fd) {
+                 ep_.remove(fd);
+                 ep_.remove(fds_[0].get());
+                 throw std::runtime_error("from the callback");
+               }),
+               std::runtime_error);
+  expect_consistent(ep_);  // no entry of a removed fd is left
+  int left = 0;
+  ep_.iter([&](int, Flags) { ++left; });
+  EXPECT_EQ(static_cast<std::size_t>(left), ep_.size());
 }
 
 TEST_P(TableSetTest, NestedWalksThatOnlyReadSeeTheWholeTable) {

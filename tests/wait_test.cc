@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include <climits>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -166,6 +167,54 @@ TEST(WaitTest, HugeSpansAreClampedNotWrapped) {
     drain(efd.get());
   }
 }
+
+// Spans of any std::chrono::duration too long for nanoseconds are the
+// longest span: they neither wrap to a short one (and spin) nor end early.
+TEST(WaitTest, SpansTooLongForNanosecondsWaitAsLongAsTheLongest) {
+  using std::chrono::duration;
+  const double inf = std::numeric_limits<double>::infinity();
+  const Timeout timeouts[] = {
+      Timeout::after(std::chrono::seconds::max()),
+      Timeout::after(std::chrono::hours::max()),
+      Timeout::after(duration<double>(inf)),
+      Timeout::after(duration<long double, std::ratio<86400>>(1e300L)),
+      Timeout::after(duration<unsigned long long, std::milli>(~0ULL)),
+      Timeout::after_precise(std::chrono::seconds::max()),
+      Timeout::after_precise(duration<double>(inf)),
+  };
+  Epoll ep = make_epoll();
+  Fd efd = make_eventfd();
+  ep.set(efd.get(), Flags::in);
+  for (const Timeout timeout : timeouts) {
+    {
+      DelayedPoke poker(efd.get(), 30ms);
+      EXPECT_EQ(ep.wait(timeout), WaitResult::ok);
+    }
+    drain(efd.get());
+  }
+  poke(efd.get());
+  EXPECT_EQ(ep.wait_timeout_after(std::chrono::minutes::max()), WaitResult::ok);
+  EXPECT_EQ(ep.wait_timeout_after(duration<float>(inf)), WaitResult::ok);
+}
+
+// A positive span shorter than a nanosecond, or than a millisecond, in any
+// type, is a wait of at least a millisecond with `after`.
+TEST(WaitTest, FractionsOfAnyTypeRoundUp) {
+  using std::chrono::duration;
+  Epoll ep = make_epoll();
+  for (const Timeout timeout :
+       {Timeout::after(duration<double, std::nano>(0.25)), Timeout::after(duration<long long, std::pico>(1)),
+        Timeout::after(duration<float, std::micro>(999.5F))}) {
+    EXPECT_GE(time_of([&] { EXPECT_EQ(ep.wait(timeout), WaitResult::timeout); }), 1ms);
+  }
+}
+
+// The conversion is a constant expression, which a signed overflow on the
+// way could not be: proof that it saturates before it multiplies.
+static_assert((Timeout::after(std::chrono::seconds::max()), true));
+static_assert((Timeout::after(std::chrono::hours::max()), true));
+static_assert((Timeout::after_precise(std::chrono::duration<long long, std::ratio<3, 7>>::max()), true));
+static_assert((Timeout::after(std::chrono::duration<long long, std::pico>::min()), true));
 
 TEST(WaitTest, SignalsDuringWaitAreRetriedWithTheTimeLeft) {
   CountingSignalHandler handler(SIGALRM);

@@ -44,10 +44,31 @@
 // * Bad fds throw `std::out_of_range`, kernel refusals `std::system_error`
 //   with the kernel's errno, misuse (a closed set, a set inherited through
 //   `fork`) `std::logic_error`. After any failure the table and the kernel
-//   still agree.
+//   still agree, with one exception the first rule prevents: `remove` of an
+//   fd closed while a `dup` of it (or a forked child's copy) keeps the file
+//   open. The kernel keeps that entry until the last copy is closed, no call
+//   can reach it through the closed number, and `check_against_kernel`
+//   reports it.
 // * Walks (`iter`, `fold`, `iter_ready`, `fold_ready`, a loop over `ready()`)
-//   survive whatever their callback does to the same `Epoll`; each member
-//   says below what it does to a walk in progress.
+//   survive whatever their callback does to the same `Epoll`, and never read
+//   freed or rewritten memory:
+//
+//   called in the callback     | walk of the table   | walk of the ready set
+//   ---------------------------+---------------------+----------------------
+//   set                        | goes on (1)         | goes on
+//   remove                     | goes on (2)         | goes on (3)
+//   clear_ready                | goes on             | goes on
+//   wait, pwait, after_fork    | goes on (4)         | stops
+//   close, resize, a move      | stops               | stops
+//   a nested walk              | both follow these rules
+//
+//   (1) an fd added now is not visited; new flags of an fd not visited yet
+//       are the ones reported. (2) A removed fd not visited yet is not
+//       visited; no fd is visited twice. (3) The walk still reports the
+//       events of an fd removed by an earlier callback: see `iter_ready`.
+//   (4) `after_fork` may drop fds the kernel refuses, which are then not
+//       visited. A walk left by an exception from its callback leaves
+//       nothing behind.
 
 #ifndef LINUX_EXT_EPOLL_H_
 #define LINUX_EXT_EPOLL_H_
@@ -172,11 +193,12 @@ class Epoll {
   // In a child made by fork(2): replaces the instance, shared with the
   // parent, by a new one of the child's own (EPOLL_CLOEXEC) holding every fd
   // of the table with its flags, and empties the ready set; the parent's set
-  // is untouched. Where the kernel refuses an fd (the child closed it), the
-  // fd leaves the table and, once every fd was tried, `std::system_error`
-  // names each refused fd; the table then holds exactly what the new set
-  // holds. In the parent, and when called again, it does nothing. Until it
-  // is called in the child, `set`, `remove`, `wait` and `pwait` throw
+  // is untouched; the busy-poll parameters go along. Where the kernel
+  // refuses an fd (the child closed it), the fd leaves the table and, once
+  // every fd was tried, `std::system_error` names each refused fd (and the
+  // busy-poll parameters, if refused); the table then holds exactly what the
+  // new set holds. Walks of the table go on; walks of the ready set stop. In the parent, and when called
+  // again, it does nothing. Until it is called in the child, `set`, `remove`, `wait` and `pwait` throw
   // `std::logic_error` naming both process ids; reading the table, printing,
   // `close` and the destructor are allowed and leave the parent's set alone.
   // The child is recognised without a system call (by a `pthread_atfork`
@@ -221,13 +243,16 @@ class Epoll {
   //
   // Stops watching `fd`; does nothing when it is not in the set. The entry
   // leaves the table, then EPOLL_CTL_DEL runs; if that fails (EBADF: the fd
-  // was closed, and the kernel has already forgotten it) this throws
-  // `std::system_error` and the entry stays removed. Throws
+  // was closed) this throws `std::system_error` and the entry stays
+  // removed: the kernel forgot a closed fd by itself, unless a `dup` of it
+  // (or a forked child's copy) keeps the file open. Then the kernel keeps
+  // the entry until the last copy is closed, nothing can remove it through
+  // the closed number, and `check_against_kernel` reports it. Throws
   // `std::out_of_range` for an fd outside the domain. Constant time.
   //
   // During a walk of the table, a removed fd that was not visited yet is not
-  // visited; every other fd is still visited once. (Removing while walks of
-  // the table are nested stops the outer ones.)
+  // visited; every other fd is still visited once, by every walk in
+  // progress.
   void remove(int fd);
 
   // Calls `f(fd, flags)` once for every fd in the set, in an order left
@@ -287,11 +312,10 @@ class Epoll {
   // `max_ready_events`; with more ready fds, level-triggered ones that stay
   // ready are reported over successive waits). A timed wait never returns
   // `timeout` before its span has passed. A signal (EINTR) does not end the
-  // wait: it goes on for the time that is left, so `interrupted` is never
-  // returned. Any other failure throws `std::system_error` with the ready
-  // set empty. One system call when nothing interrupts it (a timed wait
-  // also reads the clock, a vDSO call), no allocation. Walks of the ready
-  // set in progress stop.
+  // wait: it goes on for the time that is left (of the rounded span, for
+  // `Timeout::after`), so `interrupted` is never returned. Any other failure throws `std::system_error` with
+  // the ready set empty. One system call when nothing interrupts it (a timed wait also reads the clock, a
+  // vDSO call), no allocation. Walks of the ready set in progress stop.
   WaitResult wait(Timeout timeout);
   // Same as `wait(Timeout::after(span))`, for any `std::chrono::duration`.
   template <class Rep, class Period>
@@ -308,6 +332,14 @@ class Epoll {
   // `clear_ready` leave the walk going over the events it started with;
   // `wait`, `pwait`, `close`, `resize`, `after_fork` and moving the `Epoll`
   // away stop it.
+  //
+  // The events are what the kernel returned, whatever `f` did since: a walk
+  // still reports the event of an fd that an earlier callback removed, even
+  // when that number was set again for another file (a connection closed,
+  // then one accepted on the same number); the event was about the old
+  // file. To tell, look the fd up with `find` (an fd removed and not set
+  // again is gone), or keep per-fd state of your own (a generation, or the
+  // connection object) and drop events for state you tore down.
   template <class F>
   void iter_ready(F&& f) const;
   // `acc = f(acc, fd, flags)` over the ready set, as `iter_ready`, starting
@@ -318,10 +350,15 @@ class Epoll {
   int num_ready() const noexcept { return num_ready_; }
   // The ready set as a range of `ReadyEvent`, in the order of `iter_ready`,
   // for `for (auto [fd, flags] : ep.ready())`. A loop over it is a walk like
-  // `iter_ready`'s, stopped by the same calls. A range kept outside a loop
-  // is emptied by the next `wait` or `pwait`, by `close`, `resize`,
-  // `after_fork` and by moving the `Epoll`; `clear_ready` and changes to the
-  // table leave it as it is. It must not outlive the `Epoll` object.
+  // `iter_ready`'s, stopped by the same calls, and like it reports the
+  // events of fds removed during the loop (see `iter_ready` for how to tell).
+  // A range kept outside a loop, and its copies, are invalidated by the
+  // next `wait` or `pwait`, by `close`, `resize`, `after_fork` and by moving
+  // the `Epoll`, and then read as empty; `clear_ready` and changes to the
+  // table leave them as they are. Ranges and iterators are tied to the
+  // `Epoll` object, not to each other: `for (auto it = ep.ready().begin();
+  // it != ep.ready().end(); ++it)` walks like a range-for. They must not
+  // outlive the `Epoll` object. Constant time, no allocation.
   ReadyRange ready() const;
   // Empties the ready set (Core's `Expert.clear_ready`); does nothing when
   // closed. Walks in progress go on over the events they started with.
