@@ -3,7 +3,8 @@
 // range, how many actions a callback runs...). Nested walks, kept ranges,
 // moves and waits of every span run against the model of the contract's
 // re-entrancy rules; any violation aborts with the steps that led to it.
-// An input runs at most 200 steps; most end sooner, when their bytes do.
+// An input runs until its bytes run out; tests/walk_test.cc writes a failed
+// seed's choices as such an input (WALK_RECORD).
 // WALK_WITHOUT and WALK_WITHOUT_NESTED leave actions out, as for
 // tests/walk_test.cc: to fuzz past a known finding.
 
@@ -35,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace linux_ext::walks;
   static const Options options = options_of_environment();
   Driver driver(Choices::of_bytes(data, size), options);
-  const std::string failure = driver.run(200);
+  // Every step takes at least one byte: the input bounds the run.
+  const std::string failure = driver.run(static_cast<long>(size) + 1);
   if (!failure.empty()) {
     std::fprintf(stderr, "%s", failure.c_str());
     std::abort();

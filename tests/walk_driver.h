@@ -110,7 +110,11 @@ class Choices {
 
   // A number in [0, n), for n in [1, 256].
   unsigned below(unsigned n) {
-    if (!from_bytes_) return static_cast<unsigned>(rng_() % n);
+    if (!from_bytes_) {
+      const auto value = static_cast<unsigned>(rng_() % n);
+      made_.push_back(static_cast<std::uint8_t>(value));
+      return value;
+    }
     if (used_ == size_) {
       exhausted_ = true;
       return 0;
@@ -119,6 +123,9 @@ class Choices {
   }
   // Whether a fuzzer's input ran out.
   bool exhausted() const { return exhausted_; }
+  // The generator's choices so far, as the bytes of a fuzz input that makes
+  // the same ones: a seeded run that failed becomes a fuzz input to keep.
+  const std::vector<std::uint8_t>& made() const { return made_; }
 
  private:
   Choices() = default;
@@ -129,6 +136,7 @@ class Choices {
   std::size_t used_ = 0;
   bool from_bytes_ = false;
   bool exhausted_ = false;
+  std::vector<std::uint8_t> made_;
 };
 
 // What one action does. Walks are the actions from `iter` to
@@ -312,6 +320,8 @@ class Driver {
 
   // The steps run so far.
   long steps() const { return step_; }
+  // The choices made so far (see Choices::made).
+  const std::vector<std::uint8_t>& choices_made() const { return choices_.made(); }
   // How many times each action ran, by kActions' index: in all, and inside
   // callbacks.
   const std::array<long, kNumActions>& counts() const { return counts_; }
@@ -1094,8 +1104,8 @@ class Driver {
     const std::vector<Event> want = visible(r);
     const ReadyRange& range = *pool_[slot];
     const std::string name = "kept range " + std::to_string(slot) + " (of " + who(r.set) + ", " +
-                             (want.empty() && !r.events.empty() ? "invalidated" : "valid") + ", must read " +
-                             events_text(want) + ")";
+                             (model(r.set).ready_epoch == r.epoch ? "valid" : "invalidated") +
+                             ", must read " + events_text(want) + ")";
     if (range.size() != want.size()) fail(name + ": size() is " + std::to_string(range.size()));
     if ((range.begin() == range.end()) != want.empty()) {
       fail(name + ": begin() == end() is " + yes(range.begin() == range.end()));

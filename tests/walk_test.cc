@@ -12,8 +12,11 @@
 //   WALK_WITHOUT=a,b never choose these actions (names in walk_driver.h)
 //   WALK_WITHOUT_NESTED=a,b  never choose these inside callbacks
 //   WALK_VERBOSE=1   print every action as it runs
+//   WALK_RECORD=dir  write the choices of a failed seed to dir/seed-N, a
+//                    fuzz input that replays it (fuzz/walks_fuzz.cc)
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "test_util.h"
@@ -35,6 +38,7 @@ TEST_P(WalkTest, EveryWalkRangeAndWaitFollowsTheContract) {
   const long only = env_or("WALK_SEED", -1);
   const char* without = std::getenv("WALK_WITHOUT");
   const char* without_nested = std::getenv("WALK_WITHOUT_NESTED");
+  const char* record = std::getenv("WALK_RECORD");
 
   long steps_done = 0;
   long seeds_done = 0;
@@ -60,6 +64,13 @@ TEST_P(WalkTest, EveryWalkRangeAndWaitFollowsTheContract) {
     for (std::size_t a = 0; a < kNumActions; ++a) {
       counts[a] += driver.counts()[a];
       nested[a] += driver.nested_counts()[a];
+    }
+    if (!failure.empty() && record != nullptr) {
+      const std::string path = std::string(record) + "/seed-" + std::to_string(seed);
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(driver.choices_made().data()),
+                 static_cast<std::streamsize>(driver.choices_made().size()));
+      std::printf("walk: the choices of seed %lld are in %s\n", seed, path.c_str());
     }
     ASSERT_TRUE(failure.empty()) << failure;
   }
