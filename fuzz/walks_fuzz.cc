@@ -3,11 +3,12 @@
 // range, how many actions a callback runs...). Nested walks, kept ranges,
 // moves and waits of every span run against the model of the contract's
 // re-entrancy rules; any violation aborts with the steps that led to it.
-// An input runs until its bytes run out; tests/walk_test.cc writes a failed
-// seed's choices as such an input (WALK_RECORD).
+// An input runs until its bytes (at most 512) run out; tests/walk_test.cc
+// writes a failed seed's choices as such an input (WALK_RECORD).
 // WALK_WITHOUT and WALK_WITHOUT_NESTED leave actions out, as for
 // tests/walk_test.cc: to fuzz past a known finding.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +20,11 @@
 namespace {
 
 using linux_ext::walks::Options;
+
+// The bytes of an input that are read, which bounds its steps: longer runs
+// would slow the replay of the kept corpus (under valgrind too) more than
+// they add.
+constexpr std::size_t kMaxBytes = 512;
 
 Options options_of_environment() {
   Options options;
@@ -35,8 +41,8 @@ Options options_of_environment() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace linux_ext::walks;
   static const Options options = options_of_environment();
-  Driver driver(Choices::of_bytes(data, size), options);
   // Every step takes at least one byte: the input bounds the run.
+  Driver driver(Choices::of_bytes(data, std::min(size, kMaxBytes)), options);
   const std::string failure = driver.run(static_cast<long>(size) + 1);
   if (!failure.empty()) {
     std::fprintf(stderr, "%s", failure.c_str());
