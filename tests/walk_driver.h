@@ -472,6 +472,8 @@ class Driver {
     static Driver* driver = nullptr;
     return driver;
   }
+  // Prints the named driver's position once, from a death callback or a
+  // signal handler (a crash's last words; the trace is read as it is).
   static void print_dying() {
     if (Driver* driver = std::exchange(dying(), nullptr)) driver->print_position();
   }
@@ -479,6 +481,8 @@ class Driver {
   // ---------------------------------------------------------------------
   // Choosing
 
+  // The next action, weighted by kActions, for the top of a step or a
+  // callback; leaves out what the options, the depth or a child forbid.
   Action pick(bool nested) {
     std::array<unsigned, kNumActions> weights{};
     unsigned total = 0;
@@ -510,8 +514,12 @@ class Driver {
     if (!walks_.empty() && choices_.below(4) != 0) return walks_.back().set;
     return static_cast<int>(choices_.below(kSets));
   }
+  // A file, by its index in files_.
   std::size_t pick_file() { return choices_.below(static_cast<unsigned>(files_.size())); }
+  // A slot of the pool of kept ranges.
   std::size_t pick_slot() { return choices_.below(kPool); }
+  // Flags to watch `file` for: level-triggered only, so that the model
+  // knows what each wait returns; the timer only for reading.
   Flags pick_flags(std::size_t file) {
     if (files_[file].kind == Kind::timer) return Flags::in;
     const Flags choices[] = {Flags::in, Flags::out, Flags::in + Flags::out, Flags::in + Flags::rdhup,
@@ -519,34 +527,35 @@ class Driver {
     return choices[choices_.below(5)];
   }
 
+  // An epoch no walk or range has seen.
   std::uint64_t fresh_epoch() { return ++epochs_; }
-  SetModel open_model(int num_file_descrs, int max_ready_events) {
-    SetModel m;
-    m.open = true;
-    m.num_file_descrs = num_file_descrs;
-    m.max_ready_events = max_ready_events;
-    m.ready_epoch = fresh_epoch();
-    m.table_epoch = fresh_epoch();
-    return m;
-  }
-  SetModel closed_model() {
-    SetModel m;
-    m.ready_epoch = fresh_epoch();
-    m.table_epoch = fresh_epoch();
-    return m;
-  }
-  SetModel& model(int k) { return models_[static_cast<std::size_t>(k)]; }
-  Epoll& set_object(int k) { return sets_[static_cast<std::size_t>(k)]; }
-  // The model of `k` after a move or an after_fork: the same content under
-  // new epochs.
+  // Stops every walk of `m` and invalidates its ranges, its content kept
+  // (a move, resize).
   void renew(SetModel& m) {
     m.ready_epoch = fresh_epoch();
     m.table_epoch = fresh_epoch();
   }
+  // A closed set, and a set just made.
+  SetModel closed_model() {
+    SetModel m;
+    renew(m);
+    return m;
+  }
+  SetModel open_model(int num_file_descrs, int max_ready_events) {
+    SetModel m = closed_model();
+    m.open = true;
+    m.num_file_descrs = num_file_descrs;
+    m.max_ready_events = max_ready_events;
+    return m;
+  }
+  // Set `k` (0 or 1), in the model and as the object itself.
+  SetModel& model(int k) { return models_[static_cast<std::size_t>(k)]; }
+  Epoll& set_object(int k) { return sets_[static_cast<std::size_t>(k)]; }
 
   // ---------------------------------------------------------------------
   // Running one action
 
+  // Runs `action`, choosing its arguments.
   void act(Action action) {
     ++counts_[static_cast<std::size_t>(action)];
     switch (action) {
@@ -658,6 +667,8 @@ class Driver {
   // ---------------------------------------------------------------------
   // Files
 
+  // Makes file `i` readable (its other end, for a pipe's write end or a
+  // socket), up to a bound that keeps every buffer far from full.
   void poke(std::size_t i) {
     File& file = files_[i];
     // Bytes written at one end are read at the other.
@@ -671,6 +682,7 @@ class Driver {
     files_[read_at].pending += file.kind == Kind::eventfd ? 1 : 8;
   }
 
+  // Reads file `i` (a pipe's read end, for its write end) empty.
   void drain(std::size_t i) {
     const std::size_t at = files_[i].kind == Kind::pipe_write ? files_[i].peer : i;
     note("drain fd " + std::to_string(files_[at].fd.get()));
@@ -696,12 +708,14 @@ class Driver {
     return Flags::none;
   }
 
+  // The timer fires once, `ahead` from now (0: disarmed).
   void arm_timer(nanoseconds ahead) {
     itimerspec spec{};
     spec.it_value.tv_sec = static_cast<time_t>(ahead.count() / 1'000'000'000);
     spec.it_value.tv_nsec = static_cast<long>(ahead.count() % 1'000'000'000);
     test::check_sys(::timerfd_settime(files_[timer_].fd.get(), 0, &spec, nullptr), "timerfd_settime");
   }
+  // Disarmed and read: not ready again until armed.
   void disarm_timer() {
     arm_timer(nanoseconds(0));
     test::drain(files_[timer_].fd.get());
@@ -720,6 +734,8 @@ class Driver {
     return in_domain ? Outcome::returns : Outcome::out_of_range;
   }
 
+  // set on both; an fd the set's table walks did not see when they began
+  // stays unseen by them.
   void set_fd(int k, std::size_t file, Flags flags) {
     const int fd = files_[file].fd.get();
     const std::string call = who(k) + ".set(" + std::to_string(fd) + ", " + flags.to_string() + ")";
@@ -729,6 +745,7 @@ class Driver {
     if (want == Outcome::returns) model(k).table[fd] = flags;
   }
 
+  // remove on both.
   void remove_fd(int k, std::size_t file) {
     const int fd = files_[file].fd.get();
     const std::string call = who(k) + ".remove(" + std::to_string(fd) + ")";
@@ -748,6 +765,7 @@ class Driver {
     for (std::size_t i = 0; i + 1 < table_walks.size(); ++i) walks_[table_walks[i]].may_stop = true;
   }
 
+  // clear_ready: ranges and ready walks go on over their events.
   void clear_ready(int k) {
     note(who(k) + ".clear_ready()");
     set_object(k).clear_ready();
@@ -759,12 +777,16 @@ class Driver {
     }
   }
 
+  // close: idempotent; the first one stops every walk.
   void close(int k) {
     note(who(k) + ".close()");
     expect(Outcome::returns, who(k) + ".close()", [&] { set_object(k).close(); });
     if (model(k).open) model(k) = closed_model();
   }
 
+  // resize to sizes around the files' fds, some refused: a domain that
+  // would drop an fd of the table, no ready events. Refused, it changes
+  // nothing; else it stops every walk and empties the ready set.
   void resize(int k) {
     const SetModel& m = model(k);
     // Whether a child may resize a set it has not after_fork'ed is left open.
@@ -794,6 +816,7 @@ class Driver {
   // ---------------------------------------------------------------------
   // Waiting
 
+  // One of the ways to wait of `action`'s kind, on set `k`.
   WaitCall wait_call(Action action, int k) {
     using namespace std::chrono;
     const sigset_t* mask = &empty_mask_;
@@ -898,6 +921,8 @@ class Driver {
     return std::move(calls[choices_.below(static_cast<unsigned>(calls.size()))]);
   }
 
+  // Waits on `k` and checks the result against what the model knows was
+  // ready; the ready set it leaves is the model's from then on.
   void run_wait(int k, const WaitCall& wait) {
     const std::string call = who(k) + "." + wait.text;
     note(call);
@@ -972,6 +997,8 @@ class Driver {
   // ---------------------------------------------------------------------
   // Moves, create, after_fork, fork
 
+  // ep = Epoll::create(...).value(): the old instance closed, its walks
+  // stopped and ranges invalidated.
   void create(int k) {
     const int domains[] = {min_domain_, 256};
     const int maxes[] = {1, 2, 3, 8};
@@ -988,6 +1015,7 @@ class Driver {
     }
   }
 
+  // The other set = std::move(set k): both objects' walks stop.
   void move_between(int k) {
     const int j = 1 - k;
     note(who(j) + " = std::move(" + who(k) + ")");
@@ -997,6 +1025,8 @@ class Driver {
     model(k) = closed_model();
   }
 
+  // Epoll other = std::move(set k), which must read as the set did; then
+  // moved back into k, into the other set, or dropped (closed).
   void move_away_and_back(int k) {
     note("Epoll other = std::move(" + who(k) + ")");
     Epoll other = std::move(set_object(k));
@@ -1022,6 +1052,8 @@ class Driver {
     renew(model(j));
   }
 
+  // after_fork: nothing in the parent or on a set of the child's own; on a
+  // set the child inherited, a new instance.
   void after_fork(int k) {
     const std::string call = who(k) + ".after_fork()";
     note(call);
@@ -1072,6 +1104,8 @@ class Driver {
     return model(r.set).ready_epoch == r.epoch ? r.events : std::vector<Event>{};
   }
 
+  // A kept range from ep.ready(): copy-assigned into the slot's range, or
+  // copy-constructed anew.
   void range_make(int k, std::size_t slot) {
     const std::string call = "kept range " + std::to_string(slot) + " = " + who(k) + ".ready()";
     note(call);
@@ -1086,6 +1120,8 @@ class Driver {
     if (m.open) range_models_[slot] = RangeModel{k, m.ready_epoch, m.ready};
   }
 
+  // One kept range copied into another slot, by assignment or construction;
+  // an empty slot empties the other.
   void range_copy(std::size_t from, std::size_t to) {
     note("kept range " + std::to_string(to) + " = kept range " + std::to_string(from));
     if (pool_[from] == nullptr) {
@@ -1098,6 +1134,8 @@ class Driver {
     range_models_[to] = range_models_[from];
   }
 
+  // A kept range reads exactly what the model says: size(), begin() ==
+  // end(), and a loop over it (bounded, in case size() is garbage).
   void check_range(std::size_t slot) {
     if (pool_[slot] == nullptr) return;
     const RangeModel& r = *range_models_[slot];
@@ -1118,6 +1156,7 @@ class Driver {
     if (got != want) fail(name + ": a loop over it reads " + events_text(got));
   }
 
+  // Two default-constructed iterators compare equal.
   void default_iterators() {
     note("compare two default-constructed iterators");
     ReadyIterator a;
@@ -1128,6 +1167,8 @@ class Driver {
   // ---------------------------------------------------------------------
   // Walks
 
+  // iter or fold over `k`, whose callback runs more actions; on a closed
+  // set it must throw without calling it.
   void table_walk(Action kind, int k) {
     const std::string name = std::string(name_of(kind)) + " over " + who(k);
     if (!model(k).open) {
@@ -1175,6 +1216,7 @@ class Driver {
     note("walk " + std::to_string(depth) + " ends after " + std::to_string(w.callbacks) + " visits");
   }
 
+  // One callback of the table walk at `depth`.
   void on_table_visit(std::size_t depth, int fd, Flags flags) {
     WalkModel& w = walks_[depth];
     ++w.callbacks;
@@ -1197,6 +1239,8 @@ class Driver {
     callback_actions();
   }
 
+  // iter_ready, fold_ready, a range-for over ready() or the loop over
+  // temporaries, on `k`; on a closed set each must throw without a call.
   void ready_walk(Action kind, int k) {
     const std::string name = std::string(name_of(kind)) + " over " + who(k);
     Epoll& ep = set_object(k);
@@ -1274,6 +1318,8 @@ class Driver {
     end_ready_walk(name, depth);
   }
 
+  // A loop over the kept range of `slot` (or a copy of it); for a copy,
+  // an empty slot means a copy of ep.ready().
   void range_loop(Action kind, std::size_t slot) {
     if (pool_[slot] == nullptr) {
       if (kind == Action::kept_range_loop) return;
@@ -1318,6 +1364,7 @@ class Driver {
     end_ready_walk(name, depth);
   }
 
+  // One callback of the ready walk at `depth`.
   void on_ready_visit(std::size_t depth, int fd, Flags flags) {
     WalkModel& w = walks_[depth];
     ++w.callbacks;
@@ -1338,6 +1385,8 @@ class Driver {
     callback_actions();
   }
 
+  // A ready walk that returned reported every event of its wait, unless a
+  // call stopped it.
   void end_ready_walk(const std::string& name, std::size_t depth) {
     const WalkModel& w = walks_[depth];
     const bool stopped = model(w.set).ready_epoch != w.epoch;
@@ -1436,6 +1485,7 @@ class Driver {
   // ---------------------------------------------------------------------
   // Reporting
 
+  // Texts for messages.
   static std::string yes(bool b) { return b ? "true" : "false"; }
   static std::string who(int k) { return "ep" + std::to_string(k); }
   static const char* outcome_name(Outcome o) {
@@ -1468,6 +1518,7 @@ class Driver {
     return text + " }";
   }
 
+  // Adds a line to the trace, indented by the walks in progress.
   void note(const std::string& text) {
     std::string line = "step " + std::to_string(step_) + ": " + std::string(2 * walks_.size(), ' ') + text;
     if (options_.verbose) std::fprintf(stderr, "%s\n", line.c_str());
@@ -1475,12 +1526,14 @@ class Driver {
     if (trace_.size() > kTraceLines) trace_.pop_front();
   }
 
+  // How to run the same choices again.
   std::string replay_line() const {
     if (options_.seed < 0) return "replay: the fuzz input, through walks_replay";
     return "replay: WALK_SEED=" + std::to_string(options_.seed) + " WALK_STEPS=" + std::to_string(step_) +
            " (WALK_VERBOSE=1 prints every action)";
   }
 
+  // A violation's message: where, what, how to replay, the last actions.
   std::string failure_text(const std::string& what) const {
     std::string text = "walk driver: " + options_.origin + origin_suffix_ + ", step " +
                        std::to_string(step_) + ": " + what + "\n" + replay_line() + "\nthe last actions:\n";
@@ -1488,6 +1541,7 @@ class Driver {
     return text;
   }
 
+  // Reports a broken rule: the run ends.
   [[noreturn]] void fail(const std::string& what) { throw Violation{failure_text(what)}; }
 
   // A child reports to the parent through its exit status and stderr.
@@ -1499,6 +1553,7 @@ class Driver {
     return text;
   }
 
+  // The crash report's part: the position, replay line and trace.
   void print_position() const {
     std::fprintf(stderr, "walk driver: died in %s%s, step %ld\n%s\nthe last actions:\n",
                  options_.origin.c_str(), origin_suffix_.c_str(), step_, replay_line().c_str());
@@ -1507,23 +1562,30 @@ class Driver {
 
   Choices choices_;
   Options options_;
+  // The files, fixed for the run: the model knows what each holds.
   std::vector<File> files_;
+  // The timerfd's index in files_.
   std::size_t timer_ = 0;
   // Above the highest fd of the files: every domain holds them all but one
   // of resize's, which the model expects it to refuse or then refuse set.
   int min_domain_ = 0;
+  // The mask of pwait: no signal arrives, so it never returns interrupted.
   sigset_t empty_mask_;
+  // The two objects, never reallocated: walks and ranges hold them.
   std::vector<Epoll> sets_;
   std::array<SetModel, kSets> models_;
   // Each kept range in an allocation of its own, so that a sanitizer sees
   // the memory of a destroyed one as freed.
   std::vector<std::unique_ptr<ReadyRange>> pool_;
   std::vector<std::optional<RangeModel>> range_models_;
+  // The walks in progress, outermost first.
   std::vector<WalkModel> walks_;
   std::uint64_t epochs_ = 0;
   long step_ = 0;
+  // In the child a fork made: it exits at the end of the step.
   bool child_ = false;
   std::string origin_suffix_;
+  // The last lines of what ran, for messages.
   std::deque<std::string> trace_;
   std::array<long, kNumActions> counts_{};
   std::array<long, kNumActions> nested_counts_{};
