@@ -396,6 +396,9 @@ class Driver {
     int set;
     std::uint64_t epoch;
     std::vector<Event> events;
+    // A wait refused in a forked child may have invalidated it (see
+    // run_wait): it then reads its events or nothing.
+    bool may_be_empty = false;
   };
 
   // A walk in progress.
@@ -412,8 +415,8 @@ class Driver {
     // The object's table_epoch (table walks) or ready_epoch (ready walks)
     // when the walk began.
     std::uint64_t epoch = 0;
-    // A remove in a nested table walk, or clear_ready under a loop over
-    // temporaries, may have stopped it.
+    // A remove in a nested table walk, clear_ready under a loop over
+    // temporaries, or a wait a child refused, may have stopped it.
     bool may_stop = false;
     long callbacks = 0;
     // Ready walks: the events to report, and the index of the next.
@@ -946,7 +949,13 @@ class Driver {
            [&] { result = wait.call(set_object(k)); });
     const nanoseconds took = std::chrono::steady_clock::now() - start;
     if (timed_by_timer) disarm_timer();
-    if (refused) return;
+    if (refused) {
+      // Whether a wait that a child's inherited set refuses still counts as
+      // a wait for the walks and ranges of that set is left open: they may
+      // stop, or go on.
+      if (model(k).inherited) may_have_waited(k);
+      return;
+    }
     // What the kernel returned, read before any callback runs.
     std::vector<Event> got;
     for (auto [fd, flags] : set_object(k).ready()) got.push_back({fd, flags.bits()});
@@ -992,6 +1001,17 @@ class Driver {
     }
     m.ready = std::move(got);
     m.ready_epoch = fresh_epoch();
+  }
+
+  // Lets the ready walks and the valid ranges of `k` stop or read empty
+  // from now on, as after a wait, without requiring it.
+  void may_have_waited(int k) {
+    for (WalkModel& w : walks_) {
+      if (!is_table_walk(w.kind) && w.set == k) w.may_stop = true;
+    }
+    for (std::optional<RangeModel>& r : range_models_) {
+      if (r && r->set == k && model(k).ready_epoch == r->epoch) r->may_be_empty = true;
+    }
   }
 
   // ---------------------------------------------------------------------
@@ -1141,6 +1161,7 @@ class Driver {
     const RangeModel& r = *range_models_[slot];
     const std::vector<Event> want = visible(r);
     const ReadyRange& range = *pool_[slot];
+    if (r.may_be_empty && range.size() == 0 && range.begin() == range.end()) return;
     const std::string name = "kept range " + std::to_string(slot) + " (of " + who(r.set) + ", " +
                              (model(r.set).ready_epoch == r.epoch ? "valid" : "invalidated") +
                              ", must read " + events_text(want) + ")";
@@ -1346,6 +1367,7 @@ class Driver {
   void loop_over(const std::string& name, const ReadyRange& range, const RangeModel& r, bool copy) {
     WalkModel walk = WalkModel::of(copy ? Action::range_copy_loop : Action::kept_range_loop, r.set, r.epoch);
     walk.events = visible(r);
+    walk.may_stop = r.may_be_empty;
     const std::string events = events_text(walk.events);
     WalkScope scope(walks_, std::move(walk));
     const std::size_t depth = scope.depth();
