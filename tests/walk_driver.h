@@ -1,5 +1,6 @@
 // A random driver of nested walks over Epoll objects, checked against a model
-// of the contract's re-entrancy rules (API.md, "The ready set" and "wait").
+// of the contract's rules for walks, ready ranges and waits (the comments of
+// include/linux_ext/epoll.h: walks, `ready()`, `wait`, `Timeout`).
 //
 // The driver takes a stream of choices (a seeded generator, or a fuzzer's
 // bytes) and runs steps on two Epoll objects over real files: three eventfds,
