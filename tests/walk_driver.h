@@ -672,7 +672,10 @@ class Driver {
   // Files
 
   // Makes file `i` readable (its other end, for a pipe's write end or a
-  // socket), up to a bound that keeps every buffer far from full.
+  // socket), up to a bound that keeps every buffer far from full: a unix
+  // socket stops being writable once its unread buffers (about 1 KiB per
+  // 8-byte write) pass a quarter of its send buffer, and the model has
+  // every socket and pipe write end always writable.
   void poke(std::size_t i) {
     File& file = files_[i];
     // Bytes written at one end are read at the other.
@@ -680,7 +683,7 @@ class Driver {
     std::size_t read_at = i;
     if (file.kind == Kind::pipe_read) written_at = file.peer;
     if (file.kind == Kind::pipe_write || file.kind == Kind::socket) read_at = file.peer;
-    if (file.kind == Kind::timer || files_[read_at].pending >= 4096) return;
+    if (file.kind == Kind::timer || files_[read_at].pending >= 256) return;
     note("poke fd " + std::to_string(file.fd.get()));
     test::poke(files_[written_at].fd.get());
     files_[read_at].pending += file.kind == Kind::eventfd ? 1 : 8;
@@ -867,9 +870,10 @@ class Driver {
            WaitCall::timed, microseconds(250)});
 #endif
     } else if (timer_ok) {
-      // Polls that would block if taken for long spans; the timer, 200 ms
-      // ahead, ends such a wait and shows it.
-      const nanoseconds safety = milliseconds(200);
+      // Polls that would block if taken for long spans; the timer, 2 s
+      // ahead (far past any stall of a loaded machine), ends such a wait
+      // and shows it.
+      const nanoseconds safety = seconds(2);
       calls.push_back({"wait(after(seconds::min()))",
                        [](Epoll& ep) { return ep.wait(Timeout::after(seconds::min())); }, WaitCall::poll,
                        nanoseconds(0), safety});
