@@ -67,7 +67,7 @@ FUZZ_CMAKE    := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=clang++ \
                  -DLINUX_EXT_FUZZ=ON -DLINUX_EXT_EXAMPLES=OFF -DLINUX_EXT_TOOLS=OFF \
                  -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS) -fsanitize=fuzzer-no-link"
 # Only the libFuzzer programs (fuzz/CMakeLists.txt), not the whole suite again.
-FUZZ_TARGETS  := flags_sexp_fuzz ops_fuzz
+FUZZ_TARGETS  := flags_sexp_fuzz ops_fuzz walks_fuzz
 PACKAGE_CMAKE := -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DLINUX_EXT_TEST=OFF -DLINUX_EXT_EXAMPLES=OFF
 # Release (-O2, NDEBUG) as a user builds it; -g changes no code and lets
 # callgrind_annotate show source lines.

@@ -29,6 +29,8 @@ gtest_filter=-CreateTest.ReturnsTheErrnoOfEpollCreate1
 # The model tests replay seeds in 8 shards of 1 000 operations each; under
 # valgrind, many times slower, one seed per shard.
 export MODEL_SEEDS=${VALGRIND_MODEL_SEEDS:-1}
+# Likewise the walk test: one seed of its five per shard.
+export WALK_SEEDS=${VALGRIND_WALK_SEEDS:-1}
 
 # run_one COMMAND: COMMAND (a program and its arguments) under valgrind; the
 # report is shown only when it fails, so that parallel runs stay readable.

@@ -1,6 +1,6 @@
-// Helpers shared by the unit tests: owned fds, pipes/eventfds/socketpairs,
-// the kernel's own view of an epoll set, and matchers that say what a test
-// expects of the table and the ready set.
+// Helpers shared by the unit tests: the kernel's own view of an epoll set,
+// and matchers that say what a test expects of the table and the ready set.
+// Owned fds, pipes, eventfds and socketpairs are in fds.h, included here.
 
 #ifndef LINUX_EXT_TESTS_TEST_UTIL_H_
 #define LINUX_EXT_TESTS_TEST_UTIL_H_
@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "fds.h"
 #include "linux_ext/epoll.h"
 
 #if defined(LINUX_EXT_SYSCALL_SEAM)
@@ -45,96 +46,6 @@ using Flags = Epoll::Flags;
 using Timeout = Epoll::Timeout;
 using WaitResult = Epoll::WaitResult;
 using namespace std::chrono_literals;
-
-// An owned file descriptor, closed on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-
-  int get() const { return fd_; }
-  // Closes the fd now (e.g. to hang up a pipe).
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  // Gives up ownership without closing.
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_ = -1;
-};
-
-// The value of the environment variable `name` as a number, or `fallback`
-// when it is unset or empty: how the randomized and load tests are scaled
-// or pointed at one seed.
-inline long env_or(const char* name, long fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::strtol(value, nullptr, 10) : fallback;
-}
-
-// The name of an errno, e.g. "EBADF", for test names and messages.
-inline std::string errno_name(int error) {
-  const char* name = ::strerrorname_np(error);
-  return name != nullptr ? name : std::to_string(error);
-}
-
-// Fails the test (and throws to leave it) when a setup system call fails.
-inline int check_sys(int result, const char* what) {
-  if (result < 0) {
-    ADD_FAILURE() << what << ": " << std::strerror(errno);
-    throw std::system_error(errno, std::generic_category(), what);
-  }
-  return result;
-}
-
-struct Pipe {
-  Fd read;
-  Fd write;
-};
-
-// A non-blocking pipe.
-inline Pipe make_pipe() {
-  int fds[2];
-  check_sys(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), "pipe2");
-  return Pipe{Fd(fds[0]), Fd(fds[1])};
-}
-
-// A non-blocking eventfd with counter `initial`: readable iff the counter is
-// positive, so writing 1 makes it ready and reading drains it.
-inline Fd make_eventfd(unsigned initial = 0) {
-  return Fd(check_sys(::eventfd(initial, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
-}
-
-// A non-blocking AF_UNIX stream socketpair.
-inline std::pair<Fd, Fd> make_socketpair() {
-  int fds[2];
-  check_sys(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), "socketpair");
-  return {Fd(fds[0]), Fd(fds[1])};
-}
-
-// Makes the other end of `fd` readable: adds 1 to an eventfd, writes 8
-// bytes to a pipe or socket (an eventfd takes exactly 8 bytes).
-inline void poke(int fd) {
-  const std::uint64_t one = 1;
-  check_sys(static_cast<int>(::write(fd, &one, sizeof one)), "write");
-}
-
-// Reads everything there is to read from non-blocking `fd`.
-inline void drain(int fd) {
-  char buf[4096];
-  while (::read(fd, buf, sizeof buf) > 0) {
-  }
-}
 
 // The largest max_ready_events that create and resize take: what
 // epoll_wait can be given.
