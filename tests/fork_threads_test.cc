@@ -26,7 +26,7 @@
 namespace linux_ext::test {
 namespace {
 
-// Forks per run, unless FORKS says otherwise (valgrind's run takes fewer).
+// Forks per run, unless FORKS says otherwise (more, for a longer soak).
 constexpr long kForks = 100;
 // Threads that churn sets while the test forks: more than the two cores CI
 // has, so that forks land in the middle of their operations.
