@@ -282,6 +282,9 @@ std::string what_thrown(F&& f) {
 // the test instead of hanging it.
 template <class F>
 int exit_code_in_child(F&& f, std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+  // Output still buffered would be printed again by a child whose exit
+  // flushes stdio, as ThreadSanitizer's _exit does.
+  std::fflush(stdout);
   const pid_t child = ::fork();
   if (child < 0) return -1;
   if (child == 0) ::_exit(f());
