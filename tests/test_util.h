@@ -277,18 +277,18 @@ std::string what_thrown(F&& f) {
 // Runs `f()` (returning an int) in a forked child, e.g. to change process
 // limits or capabilities this process must keep, and returns what it
 // returned (the child's exit status), or -1 when the child did not exit.
-// A child still running after `limit` is killed and gives -1, so that a
-// child that hangs (a lock some other thread held at the fork, say) fails
-// the test instead of hanging it.
+// A child still running after a minute is killed and gives -1, so that a
+// child that hangs (on a lock some other thread held at the fork, say)
+// fails the test instead of hanging it.
 template <class F>
-int exit_code_in_child(F&& f, std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+int exit_code_in_child(F&& f) {
   // Output still buffered would be printed again by a child whose exit
   // flushes stdio, as ThreadSanitizer's _exit does.
   std::fflush(stdout);
   const pid_t child = ::fork();
   if (child < 0) return -1;
   if (child == 0) ::_exit(f());
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   int status = 0;
   pid_t waited = 0;
   while ((waited = ::waitpid(child, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
