@@ -3,9 +3,12 @@
 #   make demo           build and run the echo-server demo
 #   make install        install the library and lsepoll (PREFIX=/usr/local)
 #   make test           build and run every test: natively, again at a fresh
-#                       Debian's fd limit, then test-asan and test-valgrind
+#                       Debian's fd limit, then test-asan, test-tsan and
+#                       test-valgrind
 #   make test-asan      the suite built with AddressSanitizer and
 #                       UndefinedBehaviorSanitizer (any report fails it)
+#   make test-tsan      the tests where threads or fork are involved, built
+#                       with ThreadSanitizer (any report fails it)
 #   make test-valgrind  every unit-test program under valgrind memcheck
 #   make fuzz           each libFuzzer target for FUZZ_SECONDS, adding what it
 #                       finds to fuzz/corpus/ (which `make test` replays)
@@ -23,6 +26,7 @@ BUILD_TYPE    ?= RelWithDebInfo
 PREFIX        ?= /usr/local
 JOBS          ?= $(shell nproc)
 ASAN_BUILD    ?= build-asan
+TSAN_BUILD    ?= build-tsan
 FUZZ_BUILD    ?= build-fuzz
 FUZZ_SECONDS  ?= 60
 BENCH_BUILD   ?= build-bench
@@ -36,6 +40,8 @@ BUILD_PACKAGES := cmake ninja-build g++ make pkg-config
 # The tests add libfmt-dev for linux_ext/fmt.h, libuv1-dev for the nesting
 # example, redis-server for the lsepoll test, and util-linux for prlimit.
 TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server util-linux
+# ThreadSanitizer's runtime for g++ 12.
+TSAN_PACKAGES  := $(TEST_PACKAGES) libtsan2
 # The fuzz targets are configured with the tests, hence GoogleTest.
 FUZZ_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev clang libclang-rt-14-dev
 BENCH_PACKAGES := $(BUILD_PACKAGES) libbenchmark-dev libev-dev libevent-dev libuv1-dev libboost-dev \
@@ -47,8 +53,12 @@ define cmake_build
 	cmake --build $(1) -j $(JOBS) $(3)
 endef
 
-# The sanitizer build is -O1 with line tables only: quick to compile on CI's
-# two cores, and stack traces still name the lines.
+# $(call sanitize_cmake,FLAGS): a sanitizer build with FLAGS, -O1 with line
+# tables only: quick to compile on CI's two cores, and stack traces still
+# name the lines.
+sanitize_cmake = -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+                 -DCMAKE_CXX_FLAGS="$(1)" -DCMAKE_EXE_LINKER_FLAGS="$(1)"
+
 # Without the vptr check: it reads /proc/self/maps, which fails in the
 # tests that run a child out of fds (RLIMIT_NOFILE 0) and then reports a
 # false error; this library has no polymorphic type of its own.
@@ -59,10 +69,20 @@ SANITIZE_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_
 # and in the run at 1024 fds, which is there for the fds, not the seeds.
 ASAN_MODEL_SEEDS     ?= 20
 FD_LIMIT_MODEL_SEEDS ?= 20
+# ThreadSanitizer only where threads or fork are involved (the other tests
+# are single-threaded): the fork tests, and the waits another thread wakes.
+# fork_threads_test is the one that matters: it forks while other threads
+# create, move, use and destroy sets. halt_on_error ends a process at its
+# first report, with status 66: the parent's fails the target, a child's
+# fails the parent's test. The children start no thread, so TSan's
+# die_after_fork needs no change.
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_ENV   := TSAN_OPTIONS=halt_on_error=1
+TSAN_TESTS := fork_test fork_threads_test wait_test
 
 BUILD_CMAKE   := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
-ASAN_CMAKE    := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
-                 -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE_FLAGS)"
+ASAN_CMAKE    := $(call sanitize_cmake,$(SANITIZE_FLAGS))
+TSAN_CMAKE    := $(call sanitize_cmake,$(TSAN_FLAGS))
 FUZZ_CMAKE    := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=clang++ \
                  -DLINUX_EXT_FUZZ=ON -DLINUX_EXT_EXAMPLES=OFF -DLINUX_EXT_TOOLS=OFF \
                  -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS) -fsanitize=fuzzer-no-link"
@@ -76,7 +96,7 @@ BENCH_CMAKE   := -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -D
 
 PROJECT_VERSION := $(shell sed -n '/^project/s/.* VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 
-.PHONY: all build demo install test test-build test-asan test-valgrind fuzz bench bench-quick bench-build \
+.PHONY: all build demo install test test-build test-asan test-tsan test-valgrind fuzz bench bench-quick bench-build \
         docs package clean
 
 all: build
@@ -105,12 +125,18 @@ test: test-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(BUILD) && MODEL_SEEDS=$(FD_LIMIT_MODEL_SEEDS) prlimit --nofile=1024: ctest --output-on-failure -j $(JOBS)
 	JOBS=$(JOBS) scripts/test-libcxx.sh
-	$(MAKE) --no-print-directory test-asan test-valgrind
+	$(MAKE) --no-print-directory test-asan test-tsan test-valgrind
 
 test-asan:
 	@scripts/ensure-packages.sh $(TEST_PACKAGES)
 	$(call cmake_build,$(ASAN_BUILD),$(ASAN_CMAKE))
 	cd $(ASAN_BUILD) && $(SANITIZE_ENV) MODEL_SEEDS=$(ASAN_MODEL_SEEDS) ctest --output-on-failure -j $(JOBS)
+
+# Only the programs of TSAN_TESTS are built, and each is run as it is.
+test-tsan:
+	@scripts/ensure-packages.sh $(TSAN_PACKAGES)
+	$(call cmake_build,$(TSAN_BUILD),$(TSAN_CMAKE),--target $(TSAN_TESTS))
+	set -e; for test in $(TSAN_TESTS); do $(TSAN_ENV) $(TSAN_BUILD)/tests/$$test --gtest_brief=1; done
 
 test-valgrind: test-build
 	@scripts/ensure-packages.sh valgrind
@@ -150,4 +176,4 @@ package:
 	@echo "Package: $$(ls $(PACKAGE_BUILD)/*.deb)"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD) build-libcxx
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD) build-libcxx

@@ -69,21 +69,6 @@ class BusyPollTest : public ::testing::Test {
   void TearDown() override { fi::reset(); }
 };
 
-// Runs `child` (returning 0 when its checks pass, or the number of the first
-// that failed) in a forked child, and returns its exit code; an exception
-// there is printed and gives 100.
-template <class F>
-int in_child(F&& child) {
-  return exit_code_in_child([&] {
-    try {
-      return child();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-      return 100;
-    }
-  });
-}
-
 const BusyPoll kSome{std::chrono::microseconds(50), 16, true};
 
 TEST_F(BusyPollTest, ANewSetHasNoneAndTheParametersRoundTrip) {

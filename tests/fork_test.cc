@@ -10,20 +10,6 @@
 namespace linux_ext::test {
 namespace {
 
-// Runs `child` (returning 0 when all its checks pass, or the number of the
-// first that failed) in a forked child, and returns its exit code.
-template <class F>
-int in_child(F&& child) {
-  return exit_code_in_child([&] {
-    try {
-      return child();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-      return 100;
-    }
-  });
-}
-
 TEST(ForkTest, TheChildGetsASetOfItsOwnAndTheParentsIsUntouched) {
   Pipe a = make_pipe();
   Pipe b = make_pipe();

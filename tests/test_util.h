@@ -188,14 +188,48 @@ std::string what_thrown(F&& f) {
 // Runs `f()` (returning an int) in a forked child, e.g. to change process
 // limits or capabilities this process must keep, and returns what it
 // returned (the child's exit status), or -1 when the child did not exit.
+// A child still running after a minute is killed and gives -1, so that a
+// child that hangs (on a lock some other thread held at the fork, say)
+// fails the test instead of hanging it.
 template <class F>
 int exit_code_in_child(F&& f) {
+  // Output still buffered would be printed again by a child whose exit
+  // flushes stdio, as ThreadSanitizer's _exit does.
+  std::fflush(stdout);
   const pid_t child = ::fork();
   if (child < 0) return -1;
   if (child == 0) ::_exit(f());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   int status = 0;
-  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  pid_t waited = 0;
+  while ((waited = ::waitpid(child, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    ::usleep(1000);
+  }
+  if (waited == 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    return -1;
+  }
+  if (waited != child || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
+}
+
+// Runs `checks` (returning 0 when all pass, or the number of the first that
+// failed) in a forked child, and returns its exit code; an exception there
+// is printed and gives 100. Printed with write(2), which takes no lock that
+// another thread of the parent may have held at the fork.
+template <class F>
+int in_child(F&& checks) {
+  return exit_code_in_child([&] {
+    try {
+      return checks();
+    } catch (const std::exception& e) {
+      for (const char* part : {"child: ", e.what(), "\n"}) {
+        [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, part, std::strlen(part));
+      }
+      return 100;
+    }
+  });
 }
 
 // What an Epoll holds, as its API shows it: the epoll fd, the sizes, the
