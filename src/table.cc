@@ -55,11 +55,17 @@ pid_t this_process() noexcept {
 }
 
 // Makes every child of fork(2) bump the fork generation before it runs code
-// of its own; the first create of a process registers it.
+// of its own; the first create of a process registers it. Through
+// pthread_once, not a function-local static: a child forked while another
+// thread registers would inherit a static's guard locked for good, and hang
+// in its first create, where glibc's pthread_once starts over.
 void watch_forks() noexcept {
-  [[maybe_unused]] static const int registered = pthread_atfork(nullptr, nullptr, [] {
-    detail::fork_generation.fetch_add(detail::kForkGenerationUnit, std::memory_order_relaxed);
-    process_id.store(0, std::memory_order_relaxed);
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, [] {
+    pthread_atfork(nullptr, nullptr, [] {
+      detail::fork_generation.fetch_add(detail::kForkGenerationUnit, std::memory_order_relaxed);
+      process_id.store(0, std::memory_order_relaxed);
+    });
   });
 }
 
