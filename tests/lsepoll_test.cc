@@ -744,6 +744,15 @@ TEST(Lsepoll, ListsEveryEpollInstanceOfTheProcessAndJsonIsOneArray) {
 const std::string kTimestamp =
     "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}[+-][0-9]{4} ";
 
+// The lines lsepoll --watch printed after the first `first_reading`
+// characters of `output`: one per change.
+std::vector<std::string> lines_after(const std::string& output, std::size_t first_reading) {
+  std::vector<std::string> lines;
+  std::istringstream in(output.substr(first_reading));
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 TEST(Lsepoll, WatchPrintsOnlyWhatChangedUntilSigterm) {
   Epoll ep = make_epoll();
   Fd kept = make_eventfd();
@@ -777,14 +786,8 @@ TEST(Lsepoll, WatchPrintsOnlyWhatChangedUntilSigterm) {
           prefix + "changed " + fd(replaced) +
           "\\(in\\) eventfd -> \\(in\\) replaced \\(.*the fd now names pipe pipe:\\[[0-9]+\\] read end\\)"),
   };
-  auto changes = [&](const std::string& out) {
-    std::vector<std::string> lines;
-    std::istringstream in(out.substr(first_reading));
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-  };
   auto all_reported = [&](const std::string& out) {
-    const std::vector<std::string> lines = changes(out);
+    const std::vector<std::string> lines = lines_after(out, first_reading);
     return std::all_of(expected.begin(), expected.end(), [&](const std::regex& want) {
       return std::any_of(lines.begin(), lines.end(),
                          [&](const std::string& line) { return std::regex_match(line, want); });
@@ -792,11 +795,65 @@ TEST(Lsepoll, WatchPrintsOnlyWhatChangedUntilSigterm) {
   };
   EXPECT_TRUE(watch.read_until(all_reported)) << watch.output();
   // What did not change is not printed again.
-  for (const std::string& line : changes(watch.output())) {
+  for (const std::string& line : lines_after(watch.output(), first_reading)) {
     EXPECT_EQ(line.find(fd(kept)), std::string::npos) << line;
   }
   watch.signal(SIGTERM);
   EXPECT_EQ(watch.finish(), 0) << watch.output();
+}
+
+TEST(Lsepoll, WatchShowsAFileAddedUnderANumberWithAStaleEntryAsOneAddition) {
+  // Under one number, the kernel orders entries by the files' addresses: with
+  // eight numbers, some new entry comes before the stale one of its number.
+  constexpr int kNumbers = 8;
+  Epoll ep = make_epoll();
+  std::vector<Fd> numbers;
+  std::vector<Fd> stale_alive;
+  for (int i = 0; i < kNumbers; ++i) {
+    // UDP sockets, each of its own inode, and eventfds, which all share one.
+    auto make = [i] { return i % 2 == 0 ? make_udp(AF_INET) : make_eventfd(); };
+    Fd number = make();
+    stale_alive.emplace_back(check_sys(::fcntl(number.get(), F_DUPFD_CLOEXEC, 0), "fcntl"));
+    ep.set(number.get(), Flags::in);
+    // The number is closed and names a new file: the old file's entry stays
+    // in the kernel's set, and the table forgets it.
+    check_sys(::dup3(make().get(), number.get(), O_CLOEXEC), "dup3");
+    EXPECT_THROW(ep.remove(number.get()), std::system_error);
+    numbers.push_back(std::move(number));
+  }
+
+  LsepollProcess watch({"--watch", "0.05", self()});
+  ASSERT_TRUE(watch.read_until([&](const std::string& out) {
+    return std::all_of(numbers.begin(), numbers.end(),
+                       [&](const Fd& number) { return entries_of(out, ep.fd(), number.get()).size() == 1; });
+  })) << watch.output();
+  const std::size_t first_reading = watch.output().size();
+  for (const Fd& number : numbers) ep.set(number.get(), Flags::in);
+
+  const std::string prefix =
+      kTimestamp + self() + " " + own_command() + ": epoll fd " + std::to_string(ep.fd()) + ": added fd ";
+  std::vector<std::regex> additions;
+  for (int i = 0; i < kNumbers; ++i) {
+    const std::string file = i % 2 == 0 ? "udp 127\\.0\\.0\\.1:[0-9]+" : "eventfd";
+    additions.emplace_back(prefix + std::to_string(numbers[i].get()) + " \\(in\\) " + file);
+  }
+  // Whether each addition is printed exactly once, and nothing else.
+  auto only_additions = [&](const std::string& out) {
+    const std::vector<std::string> lines = lines_after(out, first_reading);
+    return lines.size() == additions.size() &&
+           std::all_of(additions.begin(), additions.end(), [&](const std::regex& addition) {
+             return std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
+                      return std::regex_match(line, addition);
+                    }) == 1;
+           });
+  };
+  // Read until every addition is in, then to the end: nothing else may follow.
+  EXPECT_TRUE(watch.read_until([&](const std::string& out) {
+    return lines_after(out, first_reading).size() >= additions.size();
+  })) << watch.output();
+  watch.signal(SIGTERM);
+  EXPECT_EQ(watch.finish(), 0) << watch.output();
+  EXPECT_TRUE(only_additions(watch.output())) << watch.output().substr(first_reading);
 }
 
 TEST(Lsepoll, WatchWithJsonPrintsEachChangeAsAnObjectUntilSigint) {

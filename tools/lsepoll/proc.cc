@@ -29,9 +29,9 @@ using linux_ext::detail::WatchedFd;
 WatchedFile read_entry(pid_t pid, int epoll_fd, const WatchedFd& entry, const SocketTable& sockets) {
   WatchedFile w;
   w.fd = entry.fd;
-  w.rank = entry.rank;
   w.events = entry.events;
   w.inode = entry.inode;
+  w.device = entry.device;
   const std::string link = fd_link(pid, entry.fd);
   const std::optional<std::string> target = read_link(link);
   struct stat st {};
