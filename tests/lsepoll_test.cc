@@ -295,8 +295,6 @@ void note_not_checked(const std::string& what, int error, const std::string& nee
             << "): not checked here\n";
 }
 
-// A TCP listener on loopback (127.0.0.1 or ::1) at a port the kernel picks;
-// -1 when the address family is not available.
 // The loopback address of `family` (127.0.0.1 or ::1), port 0, in
 // `storage`; returns its length.
 socklen_t loopback(int family, sockaddr_storage& storage) {
@@ -313,6 +311,8 @@ socklen_t loopback(int family, sockaddr_storage& storage) {
   return sizeof *addr;
 }
 
+// A TCP listener on loopback (127.0.0.1 or ::1) at a port the kernel picks;
+// -1 when the address family is not available.
 Fd make_listener(int family = AF_INET) {
   Fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_storage storage;
