@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -33,6 +34,7 @@
 #include <regex>
 #include <thread>
 
+#include "epoll_params.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -273,14 +275,17 @@ bool kcmp_answers() {
   return ::syscall(SYS_kcmp, ::getpid(), ::getpid(), KCMP_EPOLL_TFD, event.get(), &slot) == 0;
 }
 
-// Makes kcmp fail with ENOSYS in this process and the programs it runs, as on
-// a kernel built without it. (The filter looks at the system-call number
-// only, which is enough for lsepoll: it makes only native calls.)
-bool refuse_kcmp() {
+// Makes the system call `kCall` fail with `kError` in this process and the
+// programs it runs: kcmp with ENOSYS as on a kernel built without it,
+// pidfd_getfd with EPERM as without ptrace access. (The filter looks at the
+// system-call number only, which is enough for lsepoll: it makes only native
+// calls.)
+template <long kCall, int kError>
+bool refuse() {
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kcmp, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kCall, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | kError),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
@@ -667,8 +672,8 @@ TEST(Lsepoll, WithoutKcmpTheVerdictIsByInodeAndSaysSo) {
   ep.set(third.get(), Flags::in);
   check_sys(::dup3(pipe.write.get(), third.get(), O_CLOEXEC), "dup3");
 
-  const Output text = run_lsepoll({self()}, refuse_kcmp);
-  const Output json = run_lsepoll({"--json", self()}, refuse_kcmp);
+  const Output text = run_lsepoll({self()}, refuse<SYS_kcmp, ENOSYS>);
+  const Output json = run_lsepoll({"--json", self()}, refuse<SYS_kcmp, ENOSYS>);
   if (text.status == kSetupFailed) GTEST_SKIP() << "cannot install a seccomp filter here";
   ASSERT_EQ(text.status, 0) << text.output;
   // Inodes cannot tell these from live fds...
@@ -738,6 +743,78 @@ TEST(Lsepoll, ListsEveryEpollInstanceOfTheProcessAndJsonIsOneArray) {
   EXPECT_NE(json.output.find("{\"fd\":" + std::to_string(empty.fd()) + ",\"watched\":[]}"), std::string::npos)
       << json.output;
   EXPECT_TRUE(json.output.ends_with("]}]\n")) << json.output;
+}
+
+// Sets the busy-poll parameters of the epoll set `epoll_fd` with the
+// kernel's ioctl; 0, or the errno when the kernel refuses (before Linux 6.9,
+// or built without busy polling).
+int set_busy_poll(int epoll_fd, std::uint32_t usecs, std::uint16_t budget, bool prefer) {
+  detail::EpollParams params{usecs, budget, static_cast<std::uint8_t>(prefer ? 1 : 0), 0};
+  return ::ioctl(epoll_fd, detail::kEpollSetParams, &params) == 0 ? 0 : errno;
+}
+
+// Tests of what lsepoll shows of busy polling, on `busy_`: a set that
+// busy-polls for 50 µs, 8 packets at a time, preferred to interrupts.
+// Skipped where the kernel refuses to set that.
+class LsepollBusyPoll : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const int error = set_busy_poll(busy_.fd(), 50, 8, true); error != 0) {
+      GTEST_SKIP() << "ioctl(EPIOCSPARAMS): " << std::strerror(error)
+                   << " (needs Linux 6.9 built with CONFIG_NET_RX_BUSY_POLL): busy polling not checked";
+    }
+  }
+
+  Epoll busy_ = make_epoll();
+};
+
+TEST_F(LsepollBusyPoll, ShowsParametersThatAreNotAllZero) {
+  Epoll untouched = make_epoll();
+  // Set, then all back to zero: like a set never touched.
+  Epoll reset = make_epoll();
+  ASSERT_EQ(set_busy_poll(reset.fd(), 10, 4, true), 0);
+  ASSERT_EQ(set_busy_poll(reset.fd(), 0, 0, false), 0);
+
+  const Output text = run_lsepoll({self()});
+  ASSERT_EQ(text.status, 0) << text.output;
+  EXPECT_NE(text.output.find(header_of(busy_.fd()) +
+                             "0 watched (busy_poll ((usecs 50) (budget 8) (prefer true)))\n"),
+            std::string::npos)
+      << text.output;
+  for (const Epoll* off : {&untouched, &reset}) {
+    EXPECT_NE(text.output.find(header_of(off->fd()) + "0 watched\n"), std::string::npos) << text.output;
+  }
+
+  const Output json = run_lsepoll({"--json", self()});
+  ASSERT_EQ(json.status, 0) << json.output;
+  EXPECT_NE(json.output.find("{\"fd\":" + std::to_string(busy_.fd()) +
+                             ",\"watched\":[],\"busy_poll\":{\"usecs\":50,\"budget\":8,\"prefer\":true}}"),
+            std::string::npos)
+      << json.output;
+  for (const Epoll* off : {&untouched, &reset}) {
+    EXPECT_NE(json.output.find("{\"fd\":" + std::to_string(off->fd()) + ",\"watched\":[]}"),
+              std::string::npos)
+        << json.output;
+  }
+}
+
+TEST_F(LsepollBusyPoll, SaysNothingWhereItMayNotReadThem) {
+  const std::pair<const char*, bool (*)()> refusals[] = {
+      {"without ptrace access (pidfd_getfd refused)", refuse<SYS_pidfd_getfd, EPERM>},
+      {"on a kernel without the ioctl", refuse<SYS_ioctl, ENOTTY>},
+  };
+  for (const auto& [what, refusal] : refusals) {
+    SCOPED_TRACE(what);
+    const Output text = run_lsepoll({self()}, refusal);
+    if (text.status == kSetupFailed) GTEST_SKIP() << "cannot install a seccomp filter here";
+    EXPECT_EQ(text.status, 0) << text.output;
+    EXPECT_NE(text.output.find(header_of(busy_.fd()) + "0 watched\n"), std::string::npos) << text.output;
+    const Output json = run_lsepoll({"--json", self()}, refusal);
+    EXPECT_EQ(json.status, 0) << json.output;
+    EXPECT_NE(json.output.find("{\"fd\":" + std::to_string(busy_.fd()) + ",\"watched\":[]}"),
+              std::string::npos)
+        << json.output;
+  }
 }
 
 // "2026-01-02T15:04:05.123+0100 ", the stamp of a line of lsepoll --watch.

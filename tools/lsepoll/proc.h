@@ -7,9 +7,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "busy_poll.h"
 #include "linux_ext/epoll.h"
 
 namespace lsepoll {
@@ -63,7 +65,8 @@ struct WatchedFile {
 // One epoll instance of a process.
 struct EpollInstance {
   int fd = -1;
-  std::vector<WatchedFile> watched;  // by fd, then in the kernel's order
+  std::vector<WatchedFile> watched;   // by fd, then in the kernel's order
+  std::optional<BusyPoll> busy_poll;  // nullopt where lsepoll may not read it (busy_poll.h)
 };
 
 // A process and its epoll instances, in ascending fd order.
