@@ -3,7 +3,8 @@
 #   make demo           build and run the echo-server demo
 #   make install        install the library and lsepoll (PREFIX=/usr/local)
 #   make test           build and run every test: natively, again at a fresh
-#                       Debian's fd limit, then test-asan and test-valgrind
+#                       Debian's fd limit, a plain build and install without
+#                       GoogleTest, then test-asan and test-valgrind
 #   make test-asan      the suite built with AddressSanitizer and
 #                       UndefinedBehaviorSanitizer (any report fails it)
 #   make test-valgrind  every unit-test program under valgrind memcheck
@@ -36,8 +37,8 @@ BUILD_PACKAGES := cmake ninja-build g++ make pkg-config
 # The tests add libfmt-dev for linux_ext/fmt.h, libuv1-dev for the nesting
 # example, redis-server for the lsepoll test, and util-linux for prlimit.
 TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server util-linux
-# The fuzz targets are configured with the tests, hence GoogleTest.
-FUZZ_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev clang libclang-rt-14-dev
+# The fuzz targets need clang and its libFuzzer, not GoogleTest.
+FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev
 BENCH_PACKAGES := $(BUILD_PACKAGES) libbenchmark-dev libev-dev libevent-dev libuv1-dev libboost-dev \
                   gnuplot-nox valgrind strace redis-tools util-linux
 
@@ -64,7 +65,7 @@ BUILD_CMAKE   := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFI
 ASAN_CMAKE    := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
                  -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS)" -DCMAKE_EXE_LINKER_FLAGS="$(SANITIZE_FLAGS)"
 FUZZ_CMAKE    := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=clang++ \
-                 -DLINUX_EXT_FUZZ=ON -DLINUX_EXT_EXAMPLES=OFF -DLINUX_EXT_TOOLS=OFF \
+                 -DLINUX_EXT_FUZZ=ON -DLINUX_EXT_TEST=OFF -DLINUX_EXT_EXAMPLES=OFF -DLINUX_EXT_TOOLS=OFF \
                  -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS) -fsanitize=fuzzer-no-link"
 # Only the libFuzzer programs (fuzz/CMakeLists.txt), not the whole suite again.
 FUZZ_TARGETS  := flags_sexp_fuzz ops_fuzz
@@ -105,6 +106,7 @@ test: test-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(BUILD) && MODEL_SEEDS=$(FD_LIMIT_MODEL_SEEDS) prlimit --nofile=1024: ctest --output-on-failure -j $(JOBS)
 	JOBS=$(JOBS) scripts/test-libcxx.sh
+	JOBS=$(JOBS) scripts/test-without-gtest.sh
 	$(MAKE) --no-print-directory test-asan test-valgrind
 
 test-asan:
