@@ -35,8 +35,10 @@ PACKAGE_BUILD ?= $(BUILD)/package
 # it is there, and shows the second Epoll only without it).
 BUILD_PACKAGES := cmake ninja-build g++ make pkg-config
 # The tests add libfmt-dev for linux_ext/fmt.h, libuv1-dev for the nesting
-# example, redis-server for the lsepoll test, and util-linux for prlimit.
-TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server util-linux
+# example, redis-server for the lsepoll test, util-linux for prlimit, and
+# clang for header_warnings_clang, which checks the public headers under
+# clang's warnings too.
+TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server util-linux clang
 # The fuzz targets need clang and its libFuzzer, not GoogleTest.
 FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev
 BENCH_PACKAGES := $(BUILD_PACKAGES) libbenchmark-dev libev-dev libevent-dev libuv1-dev libboost-dev \

@@ -82,7 +82,11 @@ TEST(AllocTest, NoOperationAllocatesAfterCreate) {
   Pipe p = make_pipe();
   Fd a = make_eventfd();
   Fd b = make_eventfd(1);
-  auto [s1, s2] = make_socketpair();
+  // References, not a structured binding: clang before 16 cannot capture a
+  // binding in a lambda.
+  std::pair<Fd, Fd> sockets = make_socketpair();
+  Fd& s1 = sockets.first;
+  Fd& s2 = sockets.second;
   sigset_t mask;
   sigemptyset(&mask);
 

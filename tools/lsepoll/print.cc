@@ -105,9 +105,9 @@ std::string process_text(const Process& p, bool named) {
   std::string out;
   for (const EpollInstance& e : p.epolls) {
     out += who + "epoll fd " + std::to_string(e.fd) + ", " + std::to_string(e.watched.size()) + " watched";
-    if (const auto busy_poll = busy_poll_shown(e)) out += " " + busy_poll_text(*busy_poll);
+    if (const auto busy_poll = busy_poll_shown(e)) out.append(" ").append(busy_poll_text(*busy_poll));
     out += "\n";
-    for (const WatchedFile& w : e.watched) out += "  " + watched_text(w) + "\n";
+    for (const WatchedFile& w : e.watched) out.append("  ").append(watched_text(w)).append("\n");
     if (const std::string fds = judged_by_inode(e); !fds.empty()) {
       out += "  note: verdict by inode for " + fds +
              " (kcmp cannot compare files here): an fd replaced by a file of the same inode, such as another "
