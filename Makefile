@@ -4,10 +4,15 @@
 #   make install        install the library and lsepoll (PREFIX=/usr/local)
 #   make test           build and run every test: natively, again at a fresh
 #                       Debian's fd limit, a plain build and install without
-#                       GoogleTest, then test-asan and test-valgrind
+#                       GoogleTest, the ABI check, then test-asan and
+#                       test-valgrind
 #   make test-asan      the suite built with AddressSanitizer and
 #                       UndefinedBehaviorSanitizer (any report fails it)
 #   make test-valgrind  every unit-test program under valgrind memcheck
+#   make abi-check      the shared library's ABI against abi/liblinux_ext.abi
+#                       (part of make test)
+#   make abi-baseline   writes abi/liblinux_ext.abi from the current code; an
+#                       incompatible change needs a new soname first
 #   make fuzz           each libFuzzer target for FUZZ_SECONDS, adding what it
 #                       finds to fuzz/corpus/ (which `make test` replays)
 #   make bench          every benchmark, into docs/benchmarks.md and the
@@ -25,6 +30,7 @@ PREFIX        ?= /usr/local
 JOBS          ?= $(shell nproc)
 ASAN_BUILD    ?= build-asan
 FUZZ_BUILD    ?= build-fuzz
+ABI_BUILD     ?= build-abi
 FUZZ_SECONDS  ?= 60
 BENCH_BUILD   ?= build-bench
 # The package installs under /usr, so it is built apart from $(BUILD), whose
@@ -41,6 +47,8 @@ BUILD_PACKAGES := cmake ninja-build g++ make pkg-config
 TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server util-linux clang
 # The fuzz targets need clang and its libFuzzer, not GoogleTest.
 FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev
+# The ABI check reads the shared library with libabigail's abidw and abidiff.
+ABI_PACKAGES   := $(BUILD_PACKAGES) abigail-tools
 BENCH_PACKAGES := $(BUILD_PACKAGES) libbenchmark-dev libev-dev libevent-dev libuv1-dev libboost-dev \
                   gnuplot-nox valgrind strace redis-tools util-linux
 
@@ -79,7 +87,7 @@ BENCH_CMAKE   := -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -D
 
 PROJECT_VERSION := $(shell sed -n '/^project/s/.* VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 
-.PHONY: all build demo install test test-build test-asan test-valgrind fuzz bench bench-quick bench-build \
+.PHONY: all build demo install test test-build test-asan test-valgrind abi-check abi-baseline fuzz bench bench-quick bench-build \
         docs package clean
 
 all: build
@@ -109,7 +117,7 @@ test: test-build
 	cd $(BUILD) && MODEL_SEEDS=$(FD_LIMIT_MODEL_SEEDS) prlimit --nofile=1024: ctest --output-on-failure -j $(JOBS)
 	JOBS=$(JOBS) scripts/test-libcxx.sh
 	JOBS=$(JOBS) scripts/test-without-gtest.sh
-	$(MAKE) --no-print-directory test-asan test-valgrind
+	$(MAKE) --no-print-directory abi-check test-asan test-valgrind
 
 test-asan:
 	@scripts/ensure-packages.sh $(TEST_PACKAGES)
@@ -119,6 +127,14 @@ test-asan:
 test-valgrind: test-build
 	@scripts/ensure-packages.sh valgrind
 	@JOBS=$(JOBS) scripts/valgrind.sh $(BUILD)
+
+abi-check:
+	@scripts/ensure-packages.sh $(ABI_PACKAGES)
+	JOBS=$(JOBS) scripts/abi-check.sh $(ABI_BUILD)
+
+abi-baseline:
+	@scripts/ensure-packages.sh $(ABI_PACKAGES)
+	JOBS=$(JOBS) scripts/abi-check.sh --update $(ABI_BUILD)
 
 fuzz:
 	@scripts/ensure-packages.sh $(FUZZ_PACKAGES)
@@ -154,4 +170,4 @@ package:
 	@echo "Package: $$(ls $(PACKAGE_BUILD)/*.deb)"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD) build-libcxx
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD) $(ABI_BUILD) build-libcxx
