@@ -3,13 +3,18 @@
 #   make demo           build and run the echo-server demo
 #   make install        install the library and lsepoll (PREFIX=/usr/local)
 #   make test           build and run every test: natively, again at a fresh
-#                       Debian's fd limit, then test-asan, test-tsan and
+#                       Debian's fd limit, a plain build and install without
+#                       GoogleTest, the ABI check, then test-asan, test-tsan and
 #                       test-valgrind
 #   make test-asan      the suite built with AddressSanitizer and
 #                       UndefinedBehaviorSanitizer (any report fails it)
 #   make test-tsan      the tests where threads or fork are involved, built
 #                       with ThreadSanitizer (any report fails it)
 #   make test-valgrind  every unit-test program under valgrind memcheck
+#   make abi-check      the shared library's ABI against abi/liblinux_ext.abi
+#                       (part of make test)
+#   make abi-baseline   writes abi/liblinux_ext.abi from the current code; an
+#                       incompatible change needs a new soname first
 #   make fuzz           each libFuzzer target for FUZZ_SECONDS, adding what it
 #                       finds to fuzz/corpus/ (which `make test` replays)
 #   make bench          every benchmark, into docs/benchmarks.md and the
@@ -28,6 +33,7 @@ JOBS          ?= $(shell nproc)
 ASAN_BUILD    ?= build-asan
 TSAN_BUILD    ?= build-tsan
 FUZZ_BUILD    ?= build-fuzz
+ABI_BUILD     ?= build-abi
 FUZZ_SECONDS  ?= 60
 BENCH_BUILD   ?= build-bench
 # The package installs under /usr, so it is built apart from $(BUILD), whose
@@ -38,12 +44,16 @@ PACKAGE_BUILD ?= $(BUILD)/package
 # it is there, and shows the second Epoll only without it).
 BUILD_PACKAGES := cmake ninja-build g++ make pkg-config
 # The tests add libfmt-dev for linux_ext/fmt.h, libuv1-dev for the nesting
-# example, redis-server for the lsepoll test, and util-linux for prlimit.
-TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server util-linux
+# example, redis-server for the lsepoll test, util-linux for prlimit, and
+# clang for header_warnings_clang, which checks the public headers under
+# clang's warnings too.
+TEST_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev libfmt-dev libuv1-dev redis-server util-linux clang
+# The fuzz targets need clang and its libFuzzer, not GoogleTest.
+FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang libclang-rt-14-dev
+# The ABI check reads the shared library with libabigail's abidw and abidiff.
+ABI_PACKAGES   := $(BUILD_PACKAGES) abigail-tools
 # ThreadSanitizer's runtime for g++ 12.
 TSAN_PACKAGES  := $(TEST_PACKAGES) libtsan2
-# The fuzz targets are configured with the tests, hence GoogleTest.
-FUZZ_PACKAGES  := $(BUILD_PACKAGES) libgtest-dev clang libclang-rt-14-dev
 BENCH_PACKAGES := $(BUILD_PACKAGES) libbenchmark-dev libev-dev libevent-dev libuv1-dev libboost-dev \
                   gnuplot-nox valgrind strace redis-tools util-linux iproute2
 
@@ -84,7 +94,7 @@ BUILD_CMAKE   := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFI
 ASAN_CMAKE    := $(call sanitize_cmake,$(SANITIZE_FLAGS))
 TSAN_CMAKE    := $(call sanitize_cmake,$(TSAN_FLAGS))
 FUZZ_CMAKE    := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=clang++ \
-                 -DLINUX_EXT_FUZZ=ON -DLINUX_EXT_EXAMPLES=OFF -DLINUX_EXT_TOOLS=OFF \
+                 -DLINUX_EXT_FUZZ=ON -DLINUX_EXT_TEST=OFF -DLINUX_EXT_EXAMPLES=OFF -DLINUX_EXT_TOOLS=OFF \
                  -DCMAKE_CXX_FLAGS="$(SANITIZE_FLAGS) -fsanitize=fuzzer-no-link"
 # Only the libFuzzer programs (fuzz/CMakeLists.txt), not the whole suite again.
 FUZZ_TARGETS  := flags_sexp_fuzz ops_fuzz walks_fuzz
@@ -96,7 +106,7 @@ BENCH_CMAKE   := -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g -D
 
 PROJECT_VERSION := $(shell sed -n '/^project/s/.* VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 
-.PHONY: all build demo install test test-build test-asan test-tsan test-valgrind fuzz bench bench-quick bench-build \
+.PHONY: all build demo install test test-build test-asan test-tsan test-valgrind abi-check abi-baseline fuzz bench bench-quick bench-build \
         docs package clean
 
 all: build
@@ -125,7 +135,8 @@ test: test-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(BUILD) && MODEL_SEEDS=$(FD_LIMIT_MODEL_SEEDS) prlimit --nofile=1024: ctest --output-on-failure -j $(JOBS)
 	JOBS=$(JOBS) scripts/test-libcxx.sh
-	$(MAKE) --no-print-directory test-asan test-tsan test-valgrind
+	JOBS=$(JOBS) scripts/test-without-gtest.sh
+	$(MAKE) --no-print-directory abi-check test-asan test-tsan test-valgrind
 
 test-asan:
 	@scripts/ensure-packages.sh $(TEST_PACKAGES)
@@ -141,6 +152,14 @@ test-tsan:
 test-valgrind: test-build
 	@scripts/ensure-packages.sh valgrind
 	@JOBS=$(JOBS) scripts/valgrind.sh $(BUILD)
+
+abi-check:
+	@scripts/ensure-packages.sh $(ABI_PACKAGES)
+	JOBS=$(JOBS) scripts/abi-check.sh $(ABI_BUILD)
+
+abi-baseline:
+	@scripts/ensure-packages.sh $(ABI_PACKAGES)
+	JOBS=$(JOBS) scripts/abi-check.sh --update $(ABI_BUILD)
 
 fuzz:
 	@scripts/ensure-packages.sh $(FUZZ_PACKAGES)
@@ -176,4 +195,4 @@ package:
 	@echo "Package: $$(ls $(PACKAGE_BUILD)/*.deb)"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD) build-libcxx
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD) $(ABI_BUILD) build-libcxx

@@ -22,7 +22,6 @@
 #include <valgrind/callgrind.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -33,32 +32,8 @@
 #include <vector>
 
 #include "backend.h"
+#include "count_allocations.h"
 #include "workloads.h"
-
-// Every allocation of the process is counted, whoever makes it (operator
-// new ends here too): the libraries allocate with malloc.
-namespace {
-std::atomic<std::uint64_t> allocations{0};
-}  // namespace
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* p, std::size_t size);
-void __libc_free(void* p);
-void* malloc(std::size_t size) noexcept {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_malloc(size);
-}
-void* calloc(std::size_t count, std::size_t size) noexcept {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_calloc(count, size);
-}
-void* realloc(void* p, std::size_t size) noexcept {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_realloc(p, size);
-}
-void free(void* p) noexcept { __libc_free(p); }
-}
 
 namespace bench {
 
@@ -130,11 +105,11 @@ std::vector<Samples> measure(const Backends& backends, Workload& workload, int r
       Samples& s = results[b];
       s.setup_ns.push_back(static_cast<double>(workload.start(*backends[b]).count()));
       workload.step();  // warm: caches, lazily grown buffers
-      const std::uint64_t allocations_before = allocations.load();
+      const std::uint64_t allocations_before = linux_ext::test::allocation_count();
       const auto begin = Clock::now();
       for (int i = 0; i < steps; ++i) workload.step();
       const auto elapsed = std::chrono::duration<double, std::nano>(Clock::now() - begin).count();
-      s.allocations += allocations.load() - allocations_before;
+      s.allocations += linux_ext::test::allocation_count() - allocations_before;
       s.steps += static_cast<std::uint64_t>(steps);
       workload.stop();
       s.ns_per_op.push_back(elapsed / steps / workload.ops_per_step());
@@ -196,9 +171,11 @@ void print_table(const char* title, const char* unit, const Backends& backends,
 
 // Allocations per timed step of each library in each column.
 void print_allocations(const Backends& backends, const std::vector<Column>& columns) {
-  print_header("Allocations per step after setup",
-               "malloc/calloc/realloc calls (operator new included) during the timed steps, per step",
-               columns);
+  print_header(
+      "Allocations per step after setup",
+      "calls of any allocator (malloc, calloc, realloc, memalign and the rest; operator new included) "
+      "during the timed steps, per step",
+      columns);
   for (std::size_t b = 0; b < backends.size(); ++b) {
     std::printf("| %s |", backends[b]->name());
     for (const Column& c : columns) {

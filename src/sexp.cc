@@ -171,8 +171,8 @@ class FlagsParser {
   }
 
   void set_error(const Lexer::Token& token, const char* what) {
-    const std::string found =
-        token.kind == Lexer::Token::end ? std::string("end of input") : "\"" + std::string(token.text) + "\"";
+    const std::string found = token.kind == Lexer::Token::end ? std::string("end of input")
+                                                              : std::string("\"").append(token.text) + "\"";
     error_ = Error(std::make_error_code(std::errc::invalid_argument),
                    "Flags::of_sexp: " + std::string(what) + ", found " + found + " at offset " +
                        std::to_string(token.offset) + " in \"" + std::string(text_) + "\"");

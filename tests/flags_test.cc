@@ -138,7 +138,7 @@ TEST(FlagsTest, SetAlgebraLaws) {
 
 TEST(FlagsTest, ToStringOfEachFlag) {
   EXPECT_EQ(Flags::none.to_string(), "()");
-  for (const Named& n : kNamed) EXPECT_EQ(n.flag.to_string(), "(" + std::string(n.name) + ")");
+  for (const Named& n : kNamed) EXPECT_EQ(n.flag.to_string(), std::string("(").append(n.name) + ")");
 }
 
 TEST(FlagsTest, ToStringOrdersNamesAsTheContractSays) {

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -33,6 +34,7 @@
 #include <regex>
 #include <thread>
 
+#include "epoll_params.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -273,14 +275,17 @@ bool kcmp_answers() {
   return ::syscall(SYS_kcmp, ::getpid(), ::getpid(), KCMP_EPOLL_TFD, event.get(), &slot) == 0;
 }
 
-// Makes kcmp fail with ENOSYS in this process and the programs it runs, as on
-// a kernel built without it. (The filter looks at the system-call number
-// only, which is enough for lsepoll: it makes only native calls.)
-bool refuse_kcmp() {
+// Makes the system call `kCall` fail with `kError` in this process and the
+// programs it runs: kcmp with ENOSYS as on a kernel built without it,
+// pidfd_getfd with EPERM as without ptrace access. (The filter looks at the
+// system-call number only, which is enough for lsepoll: it makes only native
+// calls.)
+template <long kCall, int kError>
+bool refuse() {
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kcmp, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kCall, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | kError),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
@@ -295,8 +300,6 @@ void note_not_checked(const std::string& what, int error, const std::string& nee
             << "): not checked here\n";
 }
 
-// A TCP listener on loopback (127.0.0.1 or ::1) at a port the kernel picks;
-// -1 when the address family is not available.
 // The loopback address of `family` (127.0.0.1 or ::1), port 0, in
 // `storage`; returns its length.
 socklen_t loopback(int family, sockaddr_storage& storage) {
@@ -313,6 +316,8 @@ socklen_t loopback(int family, sockaddr_storage& storage) {
   return sizeof *addr;
 }
 
+// A TCP listener on loopback (127.0.0.1 or ::1) at a port the kernel picks;
+// -1 when the address family is not available.
 Fd make_listener(int family = AF_INET) {
   Fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_storage storage;
@@ -667,8 +672,8 @@ TEST(Lsepoll, WithoutKcmpTheVerdictIsByInodeAndSaysSo) {
   ep.set(third.get(), Flags::in);
   check_sys(::dup3(pipe.write.get(), third.get(), O_CLOEXEC), "dup3");
 
-  const Output text = run_lsepoll({self()}, refuse_kcmp);
-  const Output json = run_lsepoll({"--json", self()}, refuse_kcmp);
+  const Output text = run_lsepoll({self()}, refuse<SYS_kcmp, ENOSYS>);
+  const Output json = run_lsepoll({"--json", self()}, refuse<SYS_kcmp, ENOSYS>);
   if (text.status == kSetupFailed) GTEST_SKIP() << "cannot install a seccomp filter here";
   ASSERT_EQ(text.status, 0) << text.output;
   // Inodes cannot tell these from live fds...
@@ -740,9 +745,90 @@ TEST(Lsepoll, ListsEveryEpollInstanceOfTheProcessAndJsonIsOneArray) {
   EXPECT_TRUE(json.output.ends_with("]}]\n")) << json.output;
 }
 
+// Sets the busy-poll parameters of the epoll set `epoll_fd` with the
+// kernel's ioctl; 0, or the errno when the kernel refuses (before Linux 6.9,
+// or built without busy polling).
+int set_busy_poll(int epoll_fd, std::uint32_t usecs, std::uint16_t budget, bool prefer) {
+  detail::EpollParams params{usecs, budget, static_cast<std::uint8_t>(prefer ? 1 : 0), 0};
+  return ::ioctl(epoll_fd, detail::kEpollSetParams, &params) == 0 ? 0 : errno;
+}
+
+// Tests of what lsepoll shows of busy polling, on `busy_`: a set that
+// busy-polls for 50 µs, 8 packets at a time, preferred to interrupts.
+// Skipped where the kernel refuses to set that.
+class LsepollBusyPoll : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const int error = set_busy_poll(busy_.fd(), 50, 8, true); error != 0) {
+      GTEST_SKIP() << "ioctl(EPIOCSPARAMS): " << std::strerror(error)
+                   << " (needs Linux 6.9 built with CONFIG_NET_RX_BUSY_POLL): busy polling not checked";
+    }
+  }
+
+  Epoll busy_ = make_epoll();
+};
+
+TEST_F(LsepollBusyPoll, ShowsParametersThatAreNotAllZero) {
+  Epoll untouched = make_epoll();
+  // Set, then all back to zero: like a set never touched.
+  Epoll reset = make_epoll();
+  ASSERT_EQ(set_busy_poll(reset.fd(), 10, 4, true), 0);
+  ASSERT_EQ(set_busy_poll(reset.fd(), 0, 0, false), 0);
+
+  const Output text = run_lsepoll({self()});
+  ASSERT_EQ(text.status, 0) << text.output;
+  EXPECT_NE(text.output.find(header_of(busy_.fd()) +
+                             "0 watched (busy_poll ((usecs 50) (budget 8) (prefer true)))\n"),
+            std::string::npos)
+      << text.output;
+  for (const Epoll* off : {&untouched, &reset}) {
+    EXPECT_NE(text.output.find(header_of(off->fd()) + "0 watched\n"), std::string::npos) << text.output;
+  }
+
+  const Output json = run_lsepoll({"--json", self()});
+  ASSERT_EQ(json.status, 0) << json.output;
+  EXPECT_NE(json.output.find("{\"fd\":" + std::to_string(busy_.fd()) +
+                             ",\"watched\":[],\"busy_poll\":{\"usecs\":50,\"budget\":8,\"prefer\":true}}"),
+            std::string::npos)
+      << json.output;
+  for (const Epoll* off : {&untouched, &reset}) {
+    EXPECT_NE(json.output.find("{\"fd\":" + std::to_string(off->fd()) + ",\"watched\":[]}"),
+              std::string::npos)
+        << json.output;
+  }
+}
+
+TEST_F(LsepollBusyPoll, SaysNothingWhereItMayNotReadThem) {
+  const std::pair<const char*, bool (*)()> refusals[] = {
+      {"without ptrace access (pidfd_getfd refused)", refuse<SYS_pidfd_getfd, EPERM>},
+      {"on a kernel without the ioctl", refuse<SYS_ioctl, ENOTTY>},
+  };
+  for (const auto& [what, refusal] : refusals) {
+    SCOPED_TRACE(what);
+    const Output text = run_lsepoll({self()}, refusal);
+    if (text.status == kSetupFailed) GTEST_SKIP() << "cannot install a seccomp filter here";
+    EXPECT_EQ(text.status, 0) << text.output;
+    EXPECT_NE(text.output.find(header_of(busy_.fd()) + "0 watched\n"), std::string::npos) << text.output;
+    const Output json = run_lsepoll({"--json", self()}, refusal);
+    EXPECT_EQ(json.status, 0) << json.output;
+    EXPECT_NE(json.output.find("{\"fd\":" + std::to_string(busy_.fd()) + ",\"watched\":[]}"),
+              std::string::npos)
+        << json.output;
+  }
+}
+
 // "2026-01-02T15:04:05.123+0100 ", the stamp of a line of lsepoll --watch.
 const std::string kTimestamp =
     "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}[+-][0-9]{4} ";
+
+// The lines lsepoll --watch printed after the first `first_reading`
+// characters of `output`: one per change.
+std::vector<std::string> lines_after(const std::string& output, std::size_t first_reading) {
+  std::vector<std::string> lines;
+  std::istringstream in(output.substr(first_reading));
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
 
 TEST(Lsepoll, WatchPrintsOnlyWhatChangedUntilSigterm) {
   Epoll ep = make_epoll();
@@ -777,14 +863,8 @@ TEST(Lsepoll, WatchPrintsOnlyWhatChangedUntilSigterm) {
           prefix + "changed " + fd(replaced) +
           "\\(in\\) eventfd -> \\(in\\) replaced \\(.*the fd now names pipe pipe:\\[[0-9]+\\] read end\\)"),
   };
-  auto changes = [&](const std::string& out) {
-    std::vector<std::string> lines;
-    std::istringstream in(out.substr(first_reading));
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-  };
   auto all_reported = [&](const std::string& out) {
-    const std::vector<std::string> lines = changes(out);
+    const std::vector<std::string> lines = lines_after(out, first_reading);
     return std::all_of(expected.begin(), expected.end(), [&](const std::regex& want) {
       return std::any_of(lines.begin(), lines.end(),
                          [&](const std::string& line) { return std::regex_match(line, want); });
@@ -792,11 +872,65 @@ TEST(Lsepoll, WatchPrintsOnlyWhatChangedUntilSigterm) {
   };
   EXPECT_TRUE(watch.read_until(all_reported)) << watch.output();
   // What did not change is not printed again.
-  for (const std::string& line : changes(watch.output())) {
+  for (const std::string& line : lines_after(watch.output(), first_reading)) {
     EXPECT_EQ(line.find(fd(kept)), std::string::npos) << line;
   }
   watch.signal(SIGTERM);
   EXPECT_EQ(watch.finish(), 0) << watch.output();
+}
+
+TEST(Lsepoll, WatchShowsAFileAddedUnderANumberWithAStaleEntryAsOneAddition) {
+  // Under one number, the kernel orders entries by the files' addresses: with
+  // eight numbers, some new entry comes before the stale one of its number.
+  constexpr int kNumbers = 8;
+  Epoll ep = make_epoll();
+  std::vector<Fd> numbers;
+  std::vector<Fd> stale_alive;
+  for (int i = 0; i < kNumbers; ++i) {
+    // UDP sockets, each of its own inode, and eventfds, which all share one.
+    auto make = [i] { return i % 2 == 0 ? make_udp(AF_INET) : make_eventfd(); };
+    Fd number = make();
+    stale_alive.emplace_back(check_sys(::fcntl(number.get(), F_DUPFD_CLOEXEC, 0), "fcntl"));
+    ep.set(number.get(), Flags::in);
+    // The number is closed and names a new file: the old file's entry stays
+    // in the kernel's set, and the table forgets it.
+    check_sys(::dup3(make().get(), number.get(), O_CLOEXEC), "dup3");
+    EXPECT_THROW(ep.remove(number.get()), std::system_error);
+    numbers.push_back(std::move(number));
+  }
+
+  LsepollProcess watch({"--watch", "0.05", self()});
+  ASSERT_TRUE(watch.read_until([&](const std::string& out) {
+    return std::all_of(numbers.begin(), numbers.end(),
+                       [&](const Fd& number) { return entries_of(out, ep.fd(), number.get()).size() == 1; });
+  })) << watch.output();
+  const std::size_t first_reading = watch.output().size();
+  for (const Fd& number : numbers) ep.set(number.get(), Flags::in);
+
+  const std::string prefix =
+      kTimestamp + self() + " " + own_command() + ": epoll fd " + std::to_string(ep.fd()) + ": added fd ";
+  std::vector<std::regex> additions;
+  for (int i = 0; i < kNumbers; ++i) {
+    const std::string file = i % 2 == 0 ? "udp 127\\.0\\.0\\.1:[0-9]+" : "eventfd";
+    additions.emplace_back(prefix + std::to_string(numbers[i].get()) + " \\(in\\) " + file);
+  }
+  // Whether each addition is printed exactly once, and nothing else.
+  auto only_additions = [&](const std::string& out) {
+    const std::vector<std::string> lines = lines_after(out, first_reading);
+    return lines.size() == additions.size() &&
+           std::all_of(additions.begin(), additions.end(), [&](const std::regex& addition) {
+             return std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
+                      return std::regex_match(line, addition);
+                    }) == 1;
+           });
+  };
+  // Read until every addition is in, then to the end: nothing else may follow.
+  EXPECT_TRUE(watch.read_until([&](const std::string& out) {
+    return lines_after(out, first_reading).size() >= additions.size();
+  })) << watch.output();
+  watch.signal(SIGTERM);
+  EXPECT_EQ(watch.finish(), 0) << watch.output();
+  EXPECT_TRUE(only_additions(watch.output())) << watch.output().substr(first_reading);
 }
 
 TEST(Lsepoll, WatchWithJsonPrintsEachChangeAsAnObjectUntilSigint) {

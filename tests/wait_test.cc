@@ -96,17 +96,22 @@ TEST(WaitTest, NonPositiveSpansPoll) {
 
 TEST(WaitTest, AfterRoundsUpToWholeMilliseconds) {
   Epoll ep = make_epoll();
-  // Each span, and the least it must wait once rounded up.
-  const std::pair<nanoseconds, nanoseconds> cases[] = {
+  // Each span, and the least it must wait once rounded up. Named fields, not
+  // a structured binding: clang before 16 cannot capture a binding in a lambda.
+  struct Case {
+    nanoseconds span;
+    nanoseconds at_least;
+  };
+  const Case cases[] = {
       {1us, 1ms}, {1ns, 1ms}, {999us, 1ms}, {1200us, 2ms}, {1ms + 1ns, 2ms}, {2001us, 3ms},
   };
-  for (const auto& [span, at_least] : cases) {
-    SCOPED_TRACE(span.count());
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.span.count());
     nanoseconds elapsed{};
-    elapsed = time_of([&] { EXPECT_EQ(ep.wait(Timeout::after(span)), WaitResult::timeout); });
-    EXPECT_GE(elapsed, at_least);
-    elapsed = time_of([&] { EXPECT_EQ(ep.wait_timeout_after(span), WaitResult::timeout); });
-    EXPECT_GE(elapsed, at_least);
+    elapsed = time_of([&] { EXPECT_EQ(ep.wait(Timeout::after(c.span)), WaitResult::timeout); });
+    EXPECT_GE(elapsed, c.at_least);
+    elapsed = time_of([&] { EXPECT_EQ(ep.wait_timeout_after(c.span), WaitResult::timeout); });
+    EXPECT_GE(elapsed, c.at_least);
   }
 }
 

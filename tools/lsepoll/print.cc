@@ -1,6 +1,7 @@
 #include "print.h"
 
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 namespace lsepoll {
@@ -28,6 +29,7 @@ class JsonObject {
  public:
   JsonObject& string(std::string_view name, std::string_view value) { return json(name, json_string(value)); }
   JsonObject& number(std::string_view name, long long value) { return json(name, std::to_string(value)); }
+  JsonObject& boolean(std::string_view name, bool value) { return json(name, value ? "true" : "false"); }
   // `value` is JSON text already: an object or an array.
   JsonObject& json(std::string_view name, const std::string& value) {
     if (text_.size() > 1) text_ += ',';
@@ -88,6 +90,13 @@ std::string judged_by_inode(const EpollInstance& e) {
   return fds;
 }
 
+// The busy-poll parameters of `e` when lsepoll read them and they are not
+// all zero; nullopt when there is nothing to say.
+std::optional<BusyPoll> busy_poll_shown(const EpollInstance& e) {
+  if (!e.busy_poll || is_off(*e.busy_poll)) return std::nullopt;
+  return e.busy_poll;
+}
+
 }  // namespace
 
 std::string process_text(const Process& p, bool named) {
@@ -95,8 +104,10 @@ std::string process_text(const Process& p, bool named) {
   if (p.epolls.empty()) return named ? who + "no epoll instance\n" : "";
   std::string out;
   for (const EpollInstance& e : p.epolls) {
-    out += who + "epoll fd " + std::to_string(e.fd) + ", " + std::to_string(e.watched.size()) + " watched\n";
-    for (const WatchedFile& w : e.watched) out += "  " + watched_text(w) + "\n";
+    out += who + "epoll fd " + std::to_string(e.fd) + ", " + std::to_string(e.watched.size()) + " watched";
+    if (const auto busy_poll = busy_poll_shown(e)) out.append(" ").append(busy_poll_text(*busy_poll));
+    out += "\n";
+    for (const WatchedFile& w : e.watched) out.append("  ").append(watched_text(w)).append("\n");
     if (const std::string fds = judged_by_inode(e); !fds.empty()) {
       out += "  note: verdict by inode for " + fds +
              " (kcmp cannot compare files here): an fd replaced by a file of the same inode, such as another "
@@ -111,7 +122,16 @@ std::string process_json(const Process& p) {
   for (const EpollInstance& e : p.epolls) {
     std::vector<std::string> watched;
     for (const WatchedFile& w : e.watched) watched.push_back(watched_json(w));
-    epolls.push_back(JsonObject().number("fd", e.fd).json("watched", json_array(watched)).text());
+    JsonObject epoll;
+    epoll.number("fd", e.fd).json("watched", json_array(watched));
+    if (const auto busy_poll = busy_poll_shown(e)) {
+      epoll.json("busy_poll", JsonObject()
+                                  .number("usecs", busy_poll->busy_poll_usecs)
+                                  .number("budget", busy_poll->busy_poll_budget)
+                                  .boolean("prefer", busy_poll->prefer_busy_poll != 0)
+                                  .text());
+    }
+    epolls.push_back(epoll.text());
   }
   return JsonObject()
       .number("pid", p.pid)

@@ -14,14 +14,17 @@ namespace lsepoll {
 
 // A process as text: per epoll instance a header line
 //   "1234 redis-server: epoll fd 5, 2 watched"
-// then a line per watched fd, "  fd 6 (in) tcp 127.0.0.1:6379 LISTEN", and a
-// note line when some verdicts were made by inode. A process with no epoll
+// ending in " (busy_poll ((usecs 50) (budget 8) (prefer true)))" when the
+// set's busy-poll parameters were read and are not all zero, then a line per watched fd, "  fd 6 (in) tcp
+// 127.0.0.1:6379 LISTEN", and a note line when some verdicts were made by inode. A process with no epoll
 // instance prints "1234 cat: no epoll instance" when `named`, else nothing.
 std::string process_text(const Process& p, bool named);
 
 // A process as one JSON object:
-//   {"pid", "command", "epolls": [{"fd", "watched": [WATCHED...]}]}
-// with WATCHED an object of every field of WatchedFile and its FileInfo.
+//   {"pid", "command", "epolls": [{"fd", "watched": [WATCHED...], "busy_poll"}]}
+// with WATCHED an object of every field of WatchedFile and its FileInfo, and
+// "busy_poll" an object {"usecs", "budget", "prefer"} only where the text
+// shows them.
 std::string process_json(const Process& p);
 
 // A change as one line of text, stamped with `time`:

@@ -29,9 +29,9 @@ using linux_ext::detail::WatchedFd;
 WatchedFile read_entry(pid_t pid, int epoll_fd, const WatchedFd& entry, const SocketTable& sockets) {
   WatchedFile w;
   w.fd = entry.fd;
-  w.rank = entry.rank;
   w.events = entry.events;
   w.inode = entry.inode;
+  w.device = entry.device;
   const std::string link = fd_link(pid, entry.fd);
   const std::optional<std::string> target = read_link(link);
   struct stat st {};
@@ -55,9 +55,11 @@ WatchedFile read_entry(pid_t pid, int epoll_fd, const WatchedFd& entry, const So
   return w;
 }
 
+// The epoll instance `epoll_fd` of `pid`: its entries, each read as above,
+// and its busy-poll parameters where `pidfd` may read them.
 EpollInstance read_instance(pid_t pid, int epoll_fd, const std::vector<WatchedFd>& entries,
-                            const SocketTable& sockets) {
-  EpollInstance instance{epoll_fd, {}};
+                            const SocketTable& sockets, const PidFd& pidfd) {
+  EpollInstance instance{epoll_fd, {}, pidfd.busy_poll(epoll_fd)};
   for (const WatchedFd& entry : entries)
     instance.watched.push_back(read_entry(pid, epoll_fd, entry, sockets));
   std::stable_sort(instance.watched.begin(), instance.watched.end(),
@@ -96,6 +98,7 @@ std::string flags_text(std::uint32_t events) {
 }
 
 linux_ext::OrError<Process> inspect(pid_t pid) {
+  const PidFd pidfd(pid);
   const std::string fd_dir = proc_path(pid, "fd");
   std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(fd_dir.c_str()), closedir);
   if (!dir) return process_error(pid, errno, fd_dir);
@@ -107,8 +110,7 @@ linux_ext::OrError<Process> inspect(pid_t pid) {
   std::vector<int> epoll_fds;
   while (const dirent* entry = readdir(dir.get())) {
     int fd = 0;
-    if (parse_number(std::string_view(entry->d_name), 10, fd) &&
-        read_link(fd_link(pid, fd)) == "anon_inode:[eventpoll]") {
+    if (parse_number(std::string_view(entry->d_name), 10, fd) && read_link(fd_link(pid, fd)) == kEpollLink) {
       epoll_fds.push_back(fd);
     }
   }
@@ -120,7 +122,7 @@ linux_ext::OrError<Process> inspect(pid_t pid) {
     // An fd closed since the directory was read is simply gone.
     auto entries = linux_ext::detail::read_epoll_fdinfo(proc_path(pid, "fdinfo/" + std::to_string(epoll_fd)));
     if (!entries) continue;
-    process.epolls.push_back(read_instance(pid, epoll_fd, *entries, sockets));
+    process.epolls.push_back(read_instance(pid, epoll_fd, *entries, sockets, pidfd));
   }
   return process;
 }

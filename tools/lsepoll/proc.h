@@ -7,9 +7,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "busy_poll.h"
 #include "linux_ext/epoll.h"
 
 namespace lsepoll {
@@ -53,9 +55,9 @@ const char* verdict_by_name(VerdictBy by);
 // One entry of an epoll set, and what its fd refers to.
 struct WatchedFile {
   int fd = -1;                             // the number the fd was added under
-  unsigned rank = 0;                       // how many entries under the same fd come before it
   std::uint32_t events = 0;                // the kernel's event mask for it
   std::uint64_t inode = 0;                 // the inode of the watched file, from the kernel
+  dev_t device = 0;                        // the device of that inode, from the kernel
   VerdictBy verdict_by = VerdictBy::none;  // how `file` was told live from replaced
   FileInfo file;                           // what the fd is, or closed / replaced
 };
@@ -63,7 +65,8 @@ struct WatchedFile {
 // One epoll instance of a process.
 struct EpollInstance {
   int fd = -1;
-  std::vector<WatchedFile> watched;  // by fd, then rank
+  std::vector<WatchedFile> watched;   // by fd, then in the kernel's order
+  std::optional<BusyPoll> busy_poll;  // nullopt where lsepoll may not read it (busy_poll.h)
 };
 
 // A process and its epoll instances, in ascending fd order.

@@ -14,6 +14,9 @@
 
 namespace lsepoll {
 
+// The link in /proc/PID/fd of an epoll instance.
+inline constexpr std::string_view kEpollLink = "anon_inode:[eventpoll]";
+
 // "/proc/PID/REST".
 std::string proc_path(pid_t pid, std::string_view rest);
 

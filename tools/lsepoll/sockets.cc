@@ -57,7 +57,7 @@ std::optional<InetAddress> decode_address(std::string_view hex) {
   }
   char text[INET6_ADDRSTRLEN];
   inet_ntop(words == 1 ? AF_INET : AF_INET6, bytes, text, sizeof text);
-  address.host = words == 1 ? std::string(text) : "[" + std::string(text) + "]";
+  address.host = words == 1 ? std::string(text) : std::string("[") + text + "]";
   return address;
 }
 

@@ -35,9 +35,11 @@ const char* what_name(Change::What what);
 
 // Every difference from `before` to `after` (each a reading of some
 // processes), ordered by process, epoll fd and watched fd. An entry is
-// matched by its fd number and rank (src/kernel_view.h), and changed when its
-// flags or its description differ: a kind that changed (an fd now closed or
-// replaced) shows in the description, and so does a TCP state.
+// matched by its fd number and the file it watches (its inode and device),
+// and changed when its flags or its description differ: a kind that changed
+// (an fd now closed or replaced) shows in the description, and so does a
+// TCP state. Entries under one number whose files share an inode (two
+// eventfds) are matched as well as their flags and descriptions allow.
 std::vector<Change> diff(const std::vector<Process>& before, const std::vector<Process>& after);
 
 }  // namespace lsepoll
