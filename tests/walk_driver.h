@@ -1536,12 +1536,13 @@ class Driver {
   static std::string events_text(const std::vector<Event>& events) {
     std::string text = "{";
     for (const Event& e : events)
-      text += " " + std::to_string(e.fd) + " " + Flags::of_bits(e.bits).to_string();
+      text.append(" ").append(std::to_string(e.fd)).append(" ").append(Flags::of_bits(e.bits).to_string());
     return text + " }";
   }
   static std::string ready_text(const std::map<int, Flags>& ready) {
     std::string text = "{";
-    for (const auto& [fd, flags] : ready) text += " " + std::to_string(fd) + " " + flags.to_string();
+    for (const auto& [fd, flags] : ready)
+      text.append(" ").append(std::to_string(fd)).append(" ").append(flags.to_string());
     return text + " }";
   }
 
