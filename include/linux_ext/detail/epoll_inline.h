@@ -22,7 +22,7 @@ namespace linux_ext {
 
 [[gnu::always_inline]] inline void Epoll::set(int fd, Flags flags) {
   check_change(fd, "set");
-  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  Slot& slot = slots_[static_cast<std::uint32_t>(fd)];
   const std::int32_t entry = slot.entry;
   if (entry <= 0) {
     if (entry != 0) [[unlikely]] {
@@ -47,7 +47,7 @@ namespace linux_ext {
 
 [[gnu::always_inline]] inline void Epoll::remove(int fd) {
   check_change(fd, "remove");
-  if (slots_[static_cast<std::size_t>(fd)].entry <= 0) return;
+  if (slots_[static_cast<std::uint32_t>(fd)].entry <= 0) return;
   // The entry leaves the table first: if DEL fails the fd was closed, and
   // the kernel has already dropped it.
   remove_entry(fd);
@@ -60,12 +60,12 @@ namespace linux_ext {
     return;
   }
   // The last entry fills the gap.
-  Slot& slot = slots_[static_cast<std::size_t>(fd)];
+  Slot& slot = slots_[static_cast<std::uint32_t>(fd)];
   const std::int32_t entry = slot.entry;
   const std::uint32_t last_entry = num_entries_ - 1;
   const int last = members_[last_entry];
   members_[static_cast<std::uint32_t>(entry) - 1] = last;
-  slots_[static_cast<std::size_t>(last)].entry = entry;
+  slots_[static_cast<std::uint32_t>(last)].entry = entry;
   slot.entry = 0;
   num_entries_ = last_entry;
 }
