@@ -6,14 +6,24 @@
 # setup cancels out), for every library against raw epoll, then
 # linux_ext::Epoll's figures against their targets. Prints markdown tables.
 #
-#   bench/callgrind.sh BUILD_DIR [--quick]
+#   bench/callgrind.sh BUILD_DIR [--quick] [--data DIR]
 # --quick: raw epoll and linux_ext::Epoll (and its after_precise in the timed
 # waits) only, and no bench.c.
+# --data DIR: also writes DIR/instructions.dat, raw epoll's and
+# linux_ext::Epoll's instructions per call, which bench/run.sh sets beside
+# the times per call.
 set -euo pipefail
 export LC_ALL=C
 
-compare="$1/bench/compare"
-quick="${2:-}"
+compare="$1/bench/compare"; shift
+quick="" data=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick="--quick" ;;
+    --data) data="$2"; shift ;;
+  esac
+  shift
+done
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -207,6 +217,9 @@ syscall_target() {
 }
 
 read -r _ ext_event < <(wait_and_event ready linux_ext)
+raw_wait_walk=$(per ready:1 raw) ext_wait_walk=$(per ready:1 linux_ext)
+raw_timed_walk=$(per timed:1 raw) ext_timed_walk=$(per timed:1 linux_ext)
+ext_churn=$(per churn:1000 linux_ext)
 echo
 echo "### Targets for linux_ext::Epoll: instructions and system calls"
 echo
@@ -216,11 +229,11 @@ echo
 echo "| figure | raw epoll | linux_ext::Epoll | difference | target | met? |"
 echo "| --- | ---: | ---: | ---: | --- | --- |"
 instruction_target "instructions per wait with its walk of one event (non-blocking)" \
-  "$(per ready:1 raw)" "$(per ready:1 linux_ext)" 22
+  "$raw_wait_walk" "$ext_wait_walk" 22
 instruction_target "instructions per wait with \`Timeout::after(1ms)\` and its walk of one event" \
-  "$(per timed:1 raw)" "$(per timed:1 linux_ext)" 48 "the previous design measured by this harness"
+  "$raw_timed_walk" "$ext_timed_walk" 48 "the previous design measured by this harness"
 instruction_target "instructions per ready event walked" "$raw_event" "$ext_event" 2
-instruction_target "instructions per set/remove (1 000 pipes, 2 passes)" "$raw_churn" "$(per churn:1000 linux_ext)" 17
+instruction_target "instructions per set/remove (1 000 pipes, 2 passes)" "$raw_churn" "$ext_churn" 17
 syscall_target "system calls per wait (non-blocking)" ready:1
 syscall_target "system calls per wait, 64 ready" ready:64
 syscall_target "system calls per wait with \`Timeout::after(1ms)\`" timed:1
@@ -230,3 +243,12 @@ syscall_target "system calls per set/remove" churn:1000
 unchanged="${sys[linux_ext,unchanged:100]}"
 target_row "system calls per \`set\` with unchanged level-triggered flags" "${sys[raw,unchanged:100]}" "$unchanged" "—" \
   "none" "$([ "$unchanged" = none ] && echo met || echo missed)"
+
+if [ -n "$data" ]; then
+  {
+    echo "# call raw linux_ext"
+    echo "wait $raw_wait_walk $ext_wait_walk"
+    echo "timed_wait $raw_timed_walk $ext_timed_walk"
+    echo "set_remove $raw_churn $ext_churn"
+  } > "$data/instructions.dat"
+fi
