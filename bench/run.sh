@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark suite and prints docs/benchmarks.md on stdout:
-# the machine, the micro-benchmarks, the side-by-side tables, the
-# deterministic figures, the PING server under redis-benchmark and the
-# round trips with and without busy polling.
+# the machine, what linux_ext::Epoll adds to each call (from the two runs
+# that follow), the side-by-side tables, the deterministic figures, the
+# PING server under redis-benchmark, the round trips with and without busy
+# polling and the micro-benchmarks.
 #
 #   bench/run.sh BUILD_DIR [--quick] [--charts DIR]
 # --quick: fewer rounds and sizes, for checking a change (under a minute).
@@ -47,6 +48,87 @@ Every figure below is printed by the command above; rerun it to check them.
 How the suite measures, and the targets, are in the section "How to read this" at the end.
 HEADER
 
+progress "side-by-side comparison"
+$pin "$build/bench/compare" tables $quick --data "$data" > "$data/compare.md"
+progress "callgrind and strace"
+"$here/callgrind.sh" "$build" $quick --data "$data" > "$data/callgrind.md"
+
+# cost_per_call: what linux_ext::Epoll adds to a wait, a timed wait and a
+# set/remove, in nanoseconds and as a share of raw epoll's time, from this
+# run's medians (compare's added_time.dat) beside the instructions it adds
+# (callgrind.sh's instructions.dat), for a reader who asks what the wrapper
+# costs before reading any table. Instructions are also shown as time at one
+# per clock cycle of this CPU, the clock /proc/cpuinfo gives.
+cost_per_call() {
+  local ghz
+  ghz=$(awk -F': *' '/^cpu MHz/ { printf "%.2f", $2 / 1000; exit }' /proc/cpuinfo)
+  awk -v ghz="$ghz" '
+    # A count without the zeros of its two decimals: 19, 18.01, 17.25.
+    function plain(x) { x = sprintf("%.2f", x); sub(/\.?0+$/, "", x); return x }
+    # LIST with ITEM added: "a", "a and b", "a, b and c".
+    function add_to_list(list, item) { sub(/ and /, ", ", list); return list == "" ? item : list " and " item }
+    /^#/ { next }
+    FILENAME == ARGV[1] { raw_ir[$1] = $2; ext_ir[$1] = $3; clock_reads[$1] = $4; next }
+    { call[++n] = $1; raw[n] = $2; ext[n] = $3; low[n] = $4; high[n] = $5; confidence = $6; rounds = $7 }
+    END {
+      label["wait"] = "non-blocking wait and the walk of its one ready event"
+      label["timed_wait"] = "wait with `Timeout::after(1ms)` and the walk of its one ready event"
+      label["set_remove"] = "`set` or `remove`, one `epoll_ctl` each (churn over 1 000 pipes)"
+      short["wait"] = "the wait"; short["timed_wait"] = "the timed wait"; short["set_remove"] = "set/remove"
+      print ""
+      print "## What linux_ext::Epoll adds to each call"
+      print ""
+      print "The time of a call on linux_ext::Epoll against raw epoll making the same system call, medians of this run (from"
+      print "the tables below). Raw epoll'"'"'s time is the system call and a few dozen instructions around it, so the"
+      print "difference is what the wrapper costs."
+      print ""
+      printf "| call | raw epoll | linux_ext::Epoll | added, by the clock | within noise? (the rounds'"'"' range, %.0f %%) | added instructions (callgrind) | as time, at one instruction per cycle%s |\n",
+        100 * confidence, (ghz == "" ? "" : " (" ghz " GHz)")
+      print "| --- | ---: | ---: | ---: | --- | ---: | ---: |"
+      for (i = 1; i <= n; i++) {
+        c = call[i]
+        verdict = (low[i] > 0 ? "slower beyond noise" : (high[i] < 0 ? "faster beyond noise" : "within noise"))
+        if (verdict == "within noise") within = add_to_list(within, short[c]); else beyond = add_to_list(beyond, short[c])
+        added_ir = ext_ir[c] - raw_ir[c]
+        reads = (clock_reads[c] > 0 ? sprintf(", and %s clock read%s", clock_reads[c], clock_reads[c] == 1 ? "" : "s") : "")
+        if (reads != "") reads_clock = 1
+        printf "| %s | %.1f ns | %.1f ns | %+.1f ns (%+.1f %% of raw'"'"'s) | %s: %+.1f to %+.1f ns | %s (raw epoll'"'"'s own: %s)%s | %s |\n",
+          label[c], raw[i], ext[i], ext[i] - raw[i], 100 * (ext[i] - raw[i]) / raw[i], verdict, low[i], high[i],
+          (added_ir >= 0 ? "+" : "") plain(added_ir), plain(raw_ir[c]), reads,
+          (ghz == "" ? "—" : sprintf("≈ %.1f ns (%+.1f %% of raw'"'"'s)", added_ir / ghz, 100 * added_ir / ghz / raw[i]))
+      }
+      print ""
+      if (beyond == "") {
+        print "In this run every difference by the clock is within run-to-run noise: the clock cannot tell linux_ext::Epoll"
+        print "from raw epoll, and the added instructions are the estimate of what it costs."
+      } else if (within == "") {
+        print "In this run every difference by the clock is beyond run-to-run noise: each range leaves out 0."
+      } else {
+        printf "In this run the difference by the clock is within run-to-run noise for %s: there the added\n", within
+        printf "instructions are the estimate of what linux_ext::Epoll costs. It is beyond noise for %s.\n", beyond
+      }
+      print ""
+      printf "- **added, by the clock**: linux_ext::Epoll'"'"'s median time minus raw epoll'"'"'s; the two ran side by side in each of\n"
+      printf "  the %d rounds.\n", rounds
+      printf "- **the rounds'"'"' range**: each round gives its own difference, linux_ext::Epoll'"'"'s time minus raw epoll'"'"'s; their\n"
+      printf "  median lies in this range with %.0f %% confidence (counted from the sorted differences, assuming nothing of\n", 100 * confidence
+      print "  their distribution). When it holds 0, this run cannot tell the two apart by the clock: the difference is"
+      print "  within run-to-run noise."
+      print "- **added instructions**: what linux_ext::Epoll runs in user space per call beyond raw epoll, counted by"
+      print "  callgrind (the deterministic figures below). They repeat exactly from run to run, so they measure the wrapper"
+      print "  where the clock cannot; the kernel does the same work for both, which make the same system calls."
+      print "- **as time**: the added instructions at one per clock cycle of this CPU (/proc/cpuinfo); a core runs"
+      print "  several per cycle when the code and its data are in its caches, so the real time is likely less."
+      if (reads_clock) {
+        print "- **clock reads**: a wait with a timeout reads the clock once before it starts, so that after a signal it"
+        print "  can go on for exactly the time left; raw epoll passes a constant and reads none. Callgrind counts such a"
+        print "  read only up to glibc'"'"'s `clock_gettime`, which under valgrind is a system call; natively the vDSO reads the"
+        print "  clock in user space, work that the clock sees and the count leaves out."
+      }
+    }' "$data/instructions.dat" "$data/added_time.dat"
+}
+cost_per_call
+
 if [ -n "$charts" ] && [ -z "$quick" ]; then
   cat <<'CHARTS'
 
@@ -56,15 +138,13 @@ if [ -n "$charts" ] && [ -z "$quick" ]; then
 CHARTS
 fi
 
-progress "side-by-side comparison"
 echo
 echo "## Side by side: raw epoll, linux_ext::Epoll, libev, libevent, libuv, Boost.Asio"
-$pin "$build/bench/compare" tables $quick --data "$data"
+cat "$data/compare.md"
 
-progress "callgrind and strace"
 echo
 echo "## Deterministic figures"
-"$here/callgrind.sh" "$build" $quick
+cat "$data/callgrind.md"
 
 progress "PING server under redis-benchmark"
 requests=100000 rounds=6
